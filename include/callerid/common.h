@@ -1,0 +1,60 @@
+/*
+ * common.h - status codes, error codes, addresses and the caps that bound
+ * every structure that grows on input.
+ */
+#ifndef CID_COMMON_H
+#define CID_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Outcome of a parser. Never mixed with data; recorded, never asserted. */
+enum cid_status {
+	CID_OK = 0,
+	CID_TRUNCATED,   /* need more bytes than we have */
+	CID_MALFORMED,   /* the bytes contradict the format */
+	CID_UNSUPPORTED, /* valid, but not something we decode */
+};
+
+const char *cid_status_name(enum cid_status s);
+
+/* Environment / library failures (returned negated). */
+enum cid_err {
+	CID_EIO = 1,
+	CID_ENOMEM,
+	CID_EINVAL,
+	CID_EDB,
+	CID_EPCAP,
+	CID_EVERSION,
+};
+
+#define CID_ERRBUF_SIZE 512
+
+/* An IP address. v4 addresses use the first 4 bytes; the rest are zero so
+ * that keys compare with memcmp over all 16 bytes. */
+struct cid_addr {
+	uint8_t family; /* 4 or 6 */
+	uint8_t b[16];
+};
+
+/* Formats an address as text (inet_ntop). Returns buf. */
+char *cid_addr_str(const struct cid_addr *a, char *buf, size_t buf_len);
+/* Parses text into an address. Returns true on success. */
+bool cid_addr_parse(struct cid_addr *a, const char *s);
+
+#define CID_ADDRSTRLEN 46
+
+/* Caps: every buffer, table and queue that grows on input is bounded here. */
+#define CID_STREAM_CAP_DEFAULT (64u * 1024u)   /* bytes reassembled per direction */
+#define CID_STREAM_OOO_CAP (64u * 1024u)       /* out-of-order bytes held per direction */
+#define CID_STREAM_OOO_SEGS 64u                /* out-of-order segments held per direction */
+#define CID_FLOW_MAX_DEFAULT 262144u           /* flows in the table */
+#define CID_FLOW_IDLE_DEFAULT_US (300LL * 1000000LL)
+#define CID_BURST_GAP_DEFAULT_US (1000000LL)   /* idle gap that starts a new burst */
+#define CID_FLOW_MAX_REQUESTS 4096u            /* bursts kept per flow */
+#define CID_TLS_MAX_LIST 128u                  /* ciphers/extensions/groups kept */
+#define CID_TLS_MAX_NAME 256u                  /* SNI / ALPN text kept */
+#define CID_MAX_IFACES 4u                      /* interfaces remembered per flow */
+
+#endif /* CID_COMMON_H */

@@ -1,0 +1,169 @@
+/*
+ * flow.h - the bidirectional flow table, TCP stream starts, TLS hellos and
+ * request bursts: the pure engine behind `read` and `capture`.
+ *
+ * Frames go in (cid_engine_frame), finished flows come out through the
+ * callbacks. No I/O, no globals; every growing structure has a cap, and
+ * hitting a cap is counted in struct cid_engine_stats.
+ */
+#ifndef CID_FLOW_H
+#define CID_FLOW_H
+
+#include "callerid/common.h"
+#include "callerid/decode.h"
+#include "callerid/tls.h"
+
+enum cid_end {
+	CID_END_NONE = 0,
+	CID_END_FIN,
+	CID_END_RST,
+	CID_END_IDLE,
+	CID_END_EOC,      /* end of capture: still open when the input ended */
+	CID_END_EVICTED,  /* pushed out by the table-size cap */
+};
+const char *cid_end_name(enum cid_end e);
+
+/* State of TLS parsing on a flow; stored in tls.status. */
+enum cid_tls_status {
+	CID_TLSS_NONE = 0,     /* no TLS seen */
+	CID_TLSS_CLIENT_ONLY,  /* ClientHello, no ServerHello (yet) */
+	CID_TLSS_OK,           /* both hellos */
+	CID_TLSS_SERVER_ONLY,  /* mid-stream: ServerHello without ClientHello */
+	CID_TLSS_MALFORMED,
+	CID_TLSS_GAP,          /* a hole in the stream before the hello was complete */
+	CID_TLSS_TOO_BIG,      /* hello larger than the stream cap */
+	CID_TLSS_SSLV2,        /* SSLv2-format hello: not decoded */
+};
+const char *cid_tls_status_name(enum cid_tls_status s);
+
+/* Status of one direction's reassembly. */
+enum cid_stream_status {
+	CID_STREAM_OK = 0,
+	CID_STREAM_GAP,        /* bytes missing; in-order delivery stopped */
+	CID_STREAM_CAPPED,     /* out-of-order hold full */
+};
+
+struct cid_request {
+	int64_t ts_ns;         /* first client application byte of the burst */
+	int64_t answer_ns;     /* first server application byte after it; 0 none */
+	uint64_t c2s_bytes;
+	uint64_t s2c_bytes;
+};
+
+struct cid_flow_tls {
+	enum cid_tls_status status;
+	unsigned num_client_hellos;       /* 2 after a HelloRetryRequest */
+	bool hrr;                         /* a HelloRetryRequest was seen */
+	struct cid_tls_hello ch;          /* the FIRST ClientHello (the one JA3/JA4 describe) */
+	struct cid_tls_hello sh;          /* the final ServerHello (not the HRR) */
+	bool have_ch, have_sh;
+	int64_t ch_ns, sh_ns;
+};
+
+struct cid_stream;  /* opaque: reassembly state of one direction */
+struct cid_recwalk { /* TLS record-boundary walker for one direction */
+	uint8_t hdr[5];
+	uint8_t hdr_have;
+	uint32_t body_left;
+	uint8_t type;
+	bool lost;           /* desynchronised: fall back to payload sizes */
+	bool synced;         /* found a record boundary */
+};
+
+struct cid_flow {
+	uint64_t seq_no;                  /* order of creation in this engine */
+	int64_t db_id;                    /* store's row id, 0 until written */
+	uint8_t proto;                    /* 6 or 17 */
+	struct cid_addr cli, srv;
+	uint16_t cport, sport;
+	bool direction_guessed;           /* no SYN: client/server from ports */
+	bool mid_stream;                  /* TCP flow that began before the capture */
+	int64_t first_ns, last_ns;
+	uint64_t c2s_pkts, c2s_bytes, s2c_pkts, s2c_bytes;   /* bytes: IP length */
+	uint64_t dup_pkts;                /* same packet seen again on another interface */
+	uint32_t syn_seq;
+	bool have_syn;
+	uint8_t fin_seen;                 /* bit 0 client, bit 1 server */
+	enum cid_end end_reason;
+	uint32_t ifaces[CID_MAX_IFACES];
+	uint8_t num_ifaces;
+	/* TCP streams, per direction 0 = client->server, 1 = server->client. */
+	struct cid_stream *stream[2];
+	struct cid_recwalk walk[2];
+	struct cid_flow_tls *tls;         /* NULL until TLS is seen */
+	/* Request bursts. */
+	struct cid_request *reqs;
+	uint32_t num_reqs, cap_reqs;
+	uint32_t reqs_dropped;
+	uint32_t reqs_written;           /* store: requests already written */
+	bool burst_open;
+	bool burst_answered;
+	int64_t burst_last_c2s_ns;
+	bool tls13_fin_skipped;
+	/* Dedup ring: recent packet signatures. */
+	uint32_t dedup_sig[8];
+	uint32_t dedup_if[8];
+	int64_t dedup_ns[8];
+	uint8_t dedup_pos;
+	/* Table links. */
+	struct cid_flow *hnext;           /* hash chain */
+	struct cid_flow *lru_prev, *lru_next;
+	void *user;                       /* for the caller */
+};
+
+struct cid_engine_stats {
+	uint64_t frames;
+	uint64_t bytes;                   /* captured bytes */
+	uint64_t decoded;                 /* TCP/UDP packets */
+	uint64_t skipped[CID_SKIP__COUNT];
+	uint64_t dup_pkts;
+	uint64_t flows;                   /* flows created */
+	uint64_t flows_tls;
+	uint64_t flows_evicted;
+	uint64_t flows_idle;
+	uint64_t stream_gaps;
+	uint64_t stream_ooo_capped;
+	uint64_t stream_bytes_capped;     /* bytes past the per-direction cap not buffered */
+	uint64_t tls_malformed;
+	uint64_t reqs;
+	uint64_t reqs_dropped;
+	uint64_t time_backwards;          /* frames older than the last one */
+	uint64_t alloc_failed;
+};
+
+struct cid_engine_config {
+	size_t stream_cap;                /* default CID_STREAM_CAP_DEFAULT */
+	size_t max_flows;                 /* default CID_FLOW_MAX_DEFAULT */
+	int64_t idle_ns;                  /* default CID_FLOW_IDLE_DEFAULT_US*1000 */
+	int64_t burst_gap_ns;             /* default CID_BURST_GAP_DEFAULT_US*1000 */
+	int64_t dedup_window_ns;          /* default 50 ms */
+	/* Called when both hellos (or the ClientHello and then end of flow) are known. */
+	void (*on_tls)(void *ctx, struct cid_flow *f);
+	/* Called once per flow as it ends, before it is freed. */
+	void (*on_end)(void *ctx, struct cid_flow *f);
+	void *ctx;
+};
+
+struct cid_engine;
+
+/* Fills cfg with the defaults (callbacks NULL). */
+void cid_engine_config_default(struct cid_engine_config *cfg);
+/* NULL on allocation failure. */
+struct cid_engine *cid_engine_new(const struct cid_engine_config *cfg);
+/* Ends every open flow (CID_END_EOC, on_end called) and frees. NULL-safe. */
+void cid_engine_free(struct cid_engine *e);
+/* Ends every open flow with the given reason (on_end called); the table is
+ * empty afterwards. Used at end of each input file. */
+void cid_engine_flush(struct cid_engine *e, enum cid_end reason);
+/* Expires flows idle at time now_ns (live capture calls this on a timer). */
+void cid_engine_expire(struct cid_engine *e, int64_t now_ns);
+/* Feeds one frame. ifindex: interface it was captured on (0 unknown). */
+void cid_engine_frame(struct cid_engine *e, int64_t ts_ns, int dlt, uint32_t ifindex,
+		      const uint8_t *p, size_t caplen, size_t wirelen);
+const struct cid_engine_stats *cid_engine_stats(const struct cid_engine *e);
+size_t cid_engine_num_flows(const struct cid_engine *e);
+
+/* Community ID v1 (base64 of SHA-1, seed 0) for a flow: "1:...". */
+void cid_community_id(const struct cid_flow *f, uint16_t seed, char out[64]);
+
+#endif /* CID_FLOW_H */

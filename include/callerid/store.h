@@ -1,0 +1,57 @@
+/*
+ * store.h - the SQLite adapter: schema, migrations, batched writers.
+ *
+ * The schema follows DESIGN.md's storage contract. Times are integer
+ * microseconds since the epoch (UTC); addresses are text. The schema
+ * version is PRAGMA user_version; a database written by a newer callerid is
+ * refused. Writes are batched: the store opens a transaction on the first
+ * write and commits every CID_STORE_BATCH rows or on cid_store_flush().
+ */
+#ifndef CID_STORE_H
+#define CID_STORE_H
+
+#include <sqlite3.h>
+
+#include "callerid/common.h"
+#include "callerid/flow.h"
+
+#define CID_STORE_BATCH 5000
+
+struct cid_store;
+
+/* Opens (creating if needed, mode 0600) and migrates the database. readonly:
+ * no creation and no migration (a too-old schema is an error). NULL on
+ * failure with the reason in err. */
+struct cid_store *cid_store_open(const char *path, bool readonly, char *err, size_t err_len);
+/* Commits pending writes and closes. NULL-safe. */
+void cid_store_free(struct cid_store *s);
+/* Last error text. */
+const char *cid_store_errmsg(const struct cid_store *s);
+/* The connection, for modules (ingest, analyze) that run their own SQL. */
+sqlite3 *cid_store_db(struct cid_store *s);
+/* Current schema version written by this build. */
+int cid_store_schema_version(void);
+
+/* Begins a write batch if none is open. 0 or -CID_EDB. */
+int cid_store_begin(struct cid_store *s);
+/* Commits the open batch, if any. 0 or -CID_EDB. */
+int cid_store_flush(struct cid_store *s);
+/* Counts one row into the batch; commits when it is full. */
+int cid_store_row_done(struct cid_store *s);
+
+/* A capture row (one per input file or live session). */
+int cid_store_capture_begin(struct cid_store *s, const char *kind, const char *source,
+			    const char *host, const char *filter, int64_t started_us,
+			    int64_t *capture_id);
+int cid_store_capture_end(struct cid_store *s, int64_t capture_id, int64_t started_us,
+			  int64_t ended_us, uint64_t pkts_received, uint64_t pkts_dropped,
+			  uint64_t pkts_if_dropped);
+
+/* Writes a flow with its tls row (when f->tls) and its requests, inside the
+ * current batch. Inserts when f->db_id == 0 (then sets it), else updates
+ * the flow and tls rows and appends requests not yet written. ifnames maps
+ * the flow's ifindexes to names (may be NULL). */
+int cid_store_put_flow(struct cid_store *s, int64_t capture_id, struct cid_flow *f,
+		       const char *ifaces_text);
+
+#endif /* CID_STORE_H */

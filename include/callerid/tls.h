@@ -1,0 +1,117 @@
+/*
+ * tls.h - TLS ClientHello / ServerHello parsing, CloudTrail-style names and
+ * the JA3, JA3S and JA4 fingerprints.
+ *
+ * Pure: bytes in, structs out. Hellos are found in the first bytes of a
+ * reassembled TCP stream, across TLS records (RFC 8446 5.1: a handshake
+ * message may span records) and across segments (the caller's reassembly).
+ * JA4S and the other JA4+ methods are deliberately not implemented (FoxIO
+ * License 1.1).
+ */
+#ifndef CID_TLS_H
+#define CID_TLS_H
+
+#include "callerid/common.h"
+
+#define CID_TLS_HS_CLIENT_HELLO 1
+#define CID_TLS_HS_SERVER_HELLO 2
+
+#define CID_TLS_MAX_CIPHERS 256u
+#define CID_TLS_MAX_EXTS 128u
+#define CID_TLS_MAX_GROUPS 64u
+#define CID_TLS_MAX_SMALL 32u
+
+struct cid_tls_hello {
+	uint8_t hs_type;              /* 1 ClientHello, 2 ServerHello */
+	uint16_t legacy_version;      /* client_version / server legacy_version */
+	uint8_t random[32];
+	uint8_t session_id[32];
+	uint8_t session_id_len;
+	/* Lists keep wire order, GREASE included. num_* counts what is kept;
+	 * lists_truncated is set when a list held more than its cap. */
+	uint16_t ciphers[CID_TLS_MAX_CIPHERS];
+	uint16_t num_ciphers;         /* server: 1 (the chosen suite) */
+	uint16_t exts[CID_TLS_MAX_EXTS];
+	uint16_t num_exts;
+	uint16_t groups[CID_TLS_MAX_GROUPS];       /* supported_groups (10) */
+	uint16_t num_groups;
+	uint8_t point_formats[CID_TLS_MAX_SMALL];  /* ec_point_formats (11) */
+	uint16_t num_point_formats;
+	uint16_t key_share[CID_TLS_MAX_SMALL];     /* key_share (51) groups; server: 1 */
+	uint16_t num_key_share;
+	uint16_t versions[CID_TLS_MAX_SMALL];      /* supported_versions (43); server: 1 */
+	uint16_t num_versions;
+	uint16_t sig_algs[CID_TLS_MAX_GROUPS];     /* signature_algorithms (13) */
+	uint16_t num_sig_algs;
+	bool lists_truncated;
+	/* server_name (0): first host_name entry, raw bytes (not escaped). */
+	bool has_sni;
+	uint16_t sni_len;             /* bytes kept in sni */
+	bool sni_truncated;           /* the name was longer than CID_TLS_MAX_NAME-1 */
+	char sni[CID_TLS_MAX_NAME];   /* NUL-terminated copy; may contain any byte but NUL */
+	/* ALPN (16): protocols joined with ',' (raw bytes), and the first one. */
+	bool has_alpn;
+	uint16_t num_alpn;
+	char alpn[CID_TLS_MAX_NAME];
+	uint8_t alpn_first[255];
+	uint8_t alpn_first_len;
+	bool ech;                     /* encrypted_client_hello (0xfe0d) present */
+	bool hrr;                     /* ServerHello is a HelloRetryRequest (RFC 8446 4.1.3) */
+	uint8_t compression;          /* server: chosen method */
+};
+
+/* Parses a handshake message body (after the 4-byte handshake header) of a
+ * ClientHello or ServerHello. CID_OK: *h filled. CID_MALFORMED: the message
+ * contradicts RFC 8446 4.1.2/4.1.3 (lengths overrun, trailing bytes).
+ * Extensions that are malformed are skipped and do not fail the hello unless
+ * the extensions block itself is inconsistent. */
+enum cid_status cid_tls_parse_client_hello(struct cid_tls_hello *h, const uint8_t *msg, size_t msg_len);
+enum cid_status cid_tls_parse_server_hello(struct cid_tls_hello *h, const uint8_t *msg, size_t msg_len);
+
+/*
+ * Finds the index-th (0-based) handshake message in the first bytes of one
+ * direction of a TLS stream, reassembling it across records of content type
+ * 22. Copies the message body (without the 4-byte header) into out (cap
+ * out_cap; a longer message is CID_UNSUPPORTED) and sets *hs_type and
+ * *out_len. Returns CID_TRUNCATED with *need = the stream length that would
+ * let it progress (the caller waits for that many bytes before calling
+ * again); CID_MALFORMED when the bytes are not TLS records;
+ * CID_UNSUPPORTED for an SSLv2-format hello or a message over out_cap.
+ * Stops at the first non-handshake record (ChangeCipherSpec is skipped).
+ */
+enum cid_status cid_tls_find_handshake(const uint8_t *stream, size_t stream_len, unsigned index,
+				       uint8_t *hs_type, uint8_t *out, size_t out_cap,
+				       size_t *out_len, size_t *need);
+
+/* True if the bytes look like the start of a TLS record carrying a
+ * handshake (22, 0x03xx, length <= 2^14 + 2048). Used to find TLS on any port. */
+bool cid_tls_looks_like_handshake(const uint8_t *p, size_t p_len);
+
+bool cid_tls_is_grease(uint16_t v);
+
+/* Names as CloudTrail's tlsDetails spells them: "TLSv1", "TLSv1.1",
+ * "TLSv1.2", "TLSv1.3", "SSLv3"; drafts "TLSv1.3-draft23"; NULL unknown. */
+const char *cid_tls_version_name(uint16_t v);
+/* OpenSSL names for TLS <= 1.2 suites (ECDHE-RSA-AES128-GCM-SHA256), IANA
+ * names for TLS 1.3 suites (TLS_AES_128_GCM_SHA256); NULL when unknown. */
+const char *cid_tls_cipher_name(uint16_t code);
+/* x25519, secp256r1, X25519MLKEM768, ...; NULL when unknown. */
+const char *cid_tls_group_name(uint16_t code);
+
+/* The negotiated version of a ServerHello: supported_versions when present
+ * (TLS 1.3), else legacy_version. */
+uint16_t cid_tls_negotiated_version(const struct cid_tls_hello *sh);
+
+#define CID_JA3_MAX 8192u
+#define CID_JA4_LEN 37u  /* "t13d1516h2_8daaf6152771_e5627efa2ab1" + NUL */
+
+/* JA3 (client) and JA3S (server) strings and MD5 hex (libcrypto). GREASE
+ * values removed per the published JA3 definition. Returns false if str_cap
+ * was too small (str is then cut and the hash not computed). */
+bool cid_ja3(const struct cid_tls_hello *ch, char *str, size_t str_cap, char md5_hex[33]);
+bool cid_ja3s(const struct cid_tls_hello *sh, char *str, size_t str_cap, char md5_hex[33]);
+/* JA4 (client) per FoxIO's published JA4 definition; transport 't' (TCP),
+ * 'q' (QUIC) or 'd' (DTLS). out must hold CID_JA4_LEN. */
+void cid_ja4(const struct cid_tls_hello *ch, char transport, char out[CID_JA4_LEN]);
+
+#endif /* CID_TLS_H */
