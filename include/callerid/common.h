@@ -45,6 +45,15 @@ bool cid_addr_parse(struct cid_addr *a, const char *s);
 
 #define CID_ADDRSTRLEN 46
 
+/* A network: address and prefix length (32/128 for a single address). */
+struct cid_net {
+	struct cid_addr addr;
+	uint8_t prefix;
+};
+/* Parses "10.0.0.1", "10.0.0.0/8", "fd00::/64". false on bad input. */
+bool cid_net_parse(struct cid_net *n, const char *s);
+bool cid_net_match(const struct cid_net *n, const struct cid_addr *a);
+
 /* Caps: every buffer, table and queue that grows on input is bounded here. */
 #define CID_STREAM_CAP_DEFAULT (64u * 1024u)   /* bytes reassembled per direction */
 #define CID_STREAM_OOO_CAP (64u * 1024u)       /* out-of-order bytes held per direction */

@@ -49,8 +49,10 @@ int cid_store_capture_end(struct cid_store *s, int64_t capture_id, int64_t start
 
 /* Writes a flow with its tls row (when f->tls) and its requests, inside the
  * current batch. Inserts when f->db_id == 0 (then sets it), else updates
- * the flow and tls rows and appends requests not yet written. ifnames maps
- * the flow's ifindexes to names (may be NULL). */
+ * the flow and tls rows and appends requests not yet written
+ * (f->reqs[f->reqs_written..num_reqs), then advances reqs_written).
+ * ifaces_text: the flow's interface names, comma-joined, stored in
+ * flow.ifaces; NULL stores the ifindex numbers instead. 0 or -CID_EDB. */
 int cid_store_put_flow(struct cid_store *s, int64_t capture_id, struct cid_flow *f,
 		       const char *ifaces_text);
 

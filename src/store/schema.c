@@ -1,0 +1,238 @@
+/*
+ * schema.c - the database schema as an ordered list of migrations.
+ *
+ * Entry i takes a database from PRAGMA user_version i to i + 1. A new
+ * schema version is one more entry at the end; entries already released
+ * never change (databases in the field were built by them). The store runs
+ * the entries from the database's version onward in one transaction and
+ * then sets user_version (src/store/store.c).
+ *
+ * Conventions (DESIGN.md, storage contract): times are integer microseconds
+ * since the epoch (UTC) in *_us columns; addresses are text as inet_ntop
+ * prints them; wire strings (SNI, ALPN, user agents) are stored as the raw
+ * bytes, bound with their length, and escaped only on output.
+ */
+#include "callerid/store.h"
+
+#include "store_int.h"
+
+/* Version 1: every table of the storage contract. */
+static const char schema_v1[] =
+	/* One row per input file (kind 'file') or live session ('live'). */
+	"CREATE TABLE capture("
+	" id INTEGER PRIMARY KEY,"
+	" kind TEXT NOT NULL,"
+	" source TEXT,"
+	" host TEXT,"
+	" started_us INTEGER,"
+	" ended_us INTEGER,"
+	" filter TEXT,"
+	" pkts_received INTEGER,"
+	" pkts_dropped INTEGER,"
+	" pkts_if_dropped INTEGER);"
+
+	/* Bidirectional flows. client/server come from the SYN, else from a
+	 * port heuristic (direction_guessed = 1). end_reason is cid_end_name(),
+	 * NULL while the flow is open. syn_seq is NULL without a SYN. */
+	"CREATE TABLE flow("
+	" id INTEGER PRIMARY KEY,"
+	" capture_id INTEGER,"
+	" first_us INTEGER NOT NULL,"
+	" last_us INTEGER,"
+	" proto INTEGER,"
+	" client_ip TEXT,"
+	" client_port INTEGER,"
+	" server_ip TEXT,"
+	" server_port INTEGER,"
+	" ifaces TEXT,"
+	" direction_guessed INTEGER,"
+	" c2s_pkts INTEGER,"
+	" c2s_bytes INTEGER,"
+	" s2c_pkts INTEGER,"
+	" s2c_bytes INTEGER,"
+	" syn_seq INTEGER,"
+	" end_reason TEXT,"
+	" community_id TEXT,"
+	" mid_stream INTEGER,"
+	" dup_pkts INTEGER,"
+	" reqs_dropped INTEGER);"
+	"CREATE INDEX flow_server ON flow(server_ip, server_port);"
+	"CREATE INDEX flow_client ON flow(client_ip);"
+	"CREATE INDEX flow_first ON flow(first_us);"
+
+	/* TLS hellos of a flow. Names are CloudTrail's spelling (version,
+	 * cipher) and NULL when unknown; *_code keep the numbers.
+	 * offered_versions / offered_groups / key_share_groups: names, "0x%04x"
+	 * for unknown values, GREASE dropped. offered_ciphers, extensions and
+	 * sig_algs: 4-digit lowercase hex in wire order, GREASE kept (what the
+	 * client sent). alpn: offered protocols joined with ','. */
+	"CREATE TABLE tls("
+	" flow_id INTEGER PRIMARY KEY,"
+	" sni TEXT,"
+	" client_random TEXT,"
+	" offered_versions TEXT,"
+	" version TEXT,"
+	" version_code INTEGER,"
+	" cipher_code INTEGER,"
+	" cipher TEXT,"
+	" \"group\" TEXT,"
+	" group_code INTEGER,"
+	" alpn TEXT,"
+	" alpn_chosen TEXT,"
+	" ja3 TEXT,"
+	" ja3_hash TEXT,"
+	" ja3s TEXT,"
+	" ja3s_hash TEXT,"
+	" ja4 TEXT,"
+	" ech INTEGER,"
+	" hrr INTEGER,"
+	" num_client_hellos INTEGER,"
+	" offered_ciphers TEXT,"
+	" offered_groups TEXT,"
+	" key_share_groups TEXT,"
+	" sig_algs TEXT,"
+	" legacy_version INTEGER,"
+	" session_id TEXT,"
+	" status TEXT,"
+	" extensions TEXT,"
+	" ch_us INTEGER,"
+	" sh_us INTEGER);"
+	"CREATE INDEX tls_sni ON tls(sni);"
+	"CREATE INDEX tls_client_random ON tls(client_random);"
+
+	/* Request bursts: one API call each on a keep-alive flow. */
+	"CREATE TABLE request("
+	" id INTEGER PRIMARY KEY,"
+	" flow_id INTEGER NOT NULL,"
+	" ts_us INTEGER NOT NULL,"
+	" answer_us INTEGER,"
+	" c2s_bytes INTEGER,"
+	" s2c_bytes INTEGER);"
+	"CREATE INDEX request_flow ON request(flow_id);"
+	"CREATE INDEX request_ts ON request(ts_us);"
+
+	/* method: client_random, tcp_isn, conntrack. */
+	"CREATE TABLE nat_link("
+	" inner_flow_id INTEGER,"
+	" outer_flow_id INTEGER,"
+	" method TEXT);"
+	"CREATE INDEX nat_link_inner ON nat_link(inner_flow_id);"
+	"CREATE INDEX nat_link_outer ON nat_link(outer_flow_id);"
+
+	/* Live attribution: the process that owned the socket. */
+	"CREATE TABLE owner("
+	" flow_id INTEGER,"
+	" method TEXT,"
+	" pid INTEGER,"
+	" comm TEXT,"
+	" exe TEXT,"
+	" cmdline TEXT,"
+	" uid INTEGER,"
+	" container_id TEXT,"
+	" pod_uid TEXT,"
+	" netns TEXT,"
+	" seen_us INTEGER);"
+	"CREATE INDEX owner_flow ON owner(flow_id);"
+
+	/* Plaintext HTTP requests (IMDS). imds_token: 1 when the token header
+	 * was present. */
+	"CREATE TABLE http("
+	" flow_id INTEGER,"
+	" ts_us INTEGER,"
+	" method TEXT,"
+	" path TEXT,"
+	" host TEXT,"
+	" user_agent TEXT,"
+	" imds_token INTEGER);"
+	"CREATE INDEX http_flow ON http(flow_id);"
+	"CREATE INDEX http_ts ON http(ts_us);"
+
+	"CREATE TABLE dns("
+	" ts_us INTEGER,"
+	" client_ip TEXT,"
+	" client_port INTEGER,"
+	" qname TEXT,"
+	" qtype INTEGER,"
+	" rcode INTEGER,"
+	" answers TEXT);"
+	"CREATE INDEX dns_ts ON dns(ts_us);"
+	"CREATE INDEX dns_qname ON dns(qname);"
+
+	/* One row per CloudTrail record. session_tags, request_params: JSON
+	 * text; raw: the whole record; origin: "path#index". */
+	"CREATE TABLE event("
+	" id INTEGER PRIMARY KEY,"
+	" event_id TEXT NOT NULL UNIQUE,"
+	" time_us INTEGER NOT NULL,"
+	" name TEXT,"
+	" source TEXT,"
+	" region TEXT,"
+	" source_ip TEXT,"
+	" user_agent TEXT,"
+	" arn TEXT,"
+	" identity_type TEXT,"
+	" principal_id TEXT,"
+	" account_id TEXT,"
+	" access_key_id TEXT,"
+	" session_issuer_arn TEXT,"
+	" session_issuer_name TEXT,"
+	" ec2_role_delivery TEXT,"
+	" session_tags TEXT,"
+	" error_code TEXT,"
+	" error_message TEXT,"
+	" vpce TEXT,"
+	" tls_version TEXT,"
+	" cipher TEXT,"
+	" host_header TEXT,"
+	" key_exchange TEXT,"
+	" request_params TEXT,"
+	" read_only INTEGER,"
+	" event_type TEXT,"
+	" event_category TEXT,"
+	" invoked_by TEXT,"
+	" raw TEXT,"
+	" origin TEXT);"
+	"CREATE INDEX event_time ON event(time_us);"
+	"CREATE INDEX event_name ON event(name);"
+	"CREATE INDEX event_source_ip ON event(source_ip);"
+	"CREATE INDEX event_error_code ON event(error_code);"
+
+	/* kubectl snapshots. */
+	"CREATE TABLE pod("
+	" snapshot_us INTEGER,"
+	" namespace TEXT,"
+	" name TEXT,"
+	" uid TEXT,"
+	" node TEXT,"
+	" host_network INTEGER,"
+	" pod_ip TEXT,"
+	" host_ip TEXT,"
+	" owner_kind TEXT,"
+	" owner_name TEXT,"
+	" service_account TEXT,"
+	" container_ids TEXT);"
+	"CREATE INDEX pod_ip ON pod(pod_ip);"
+	"CREATE INDEX pod_uid ON pod(uid);"
+	"CREATE TABLE node("
+	" snapshot_us INTEGER,"
+	" name TEXT,"
+	" internal_ip TEXT);"
+	"CREATE INDEX node_ip ON node(internal_ip);";
+
+static const char *const migrations[] = {
+	schema_v1, /* 0 -> 1 */
+};
+
+#define NUM_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int cid_store_schema_version(void)
+{
+	return NUM_MIGRATIONS;
+}
+
+const char *cid_store_migration_sql(int from)
+{
+	if (from < 0 || from >= NUM_MIGRATIONS)
+		return NULL;
+	return migrations[from];
+}
