@@ -25,7 +25,7 @@ const char *cid_end_name(enum cid_end e);
 
 /* State of TLS parsing on a flow; stored in tls.status. */
 enum cid_tls_status {
-	CID_TLSS_NONE = 0,     /* no TLS seen */
+	CID_TLSS_NONE = 0,     /* TLS records seen mid-stream, no hello */
 	CID_TLSS_CLIENT_ONLY,  /* ClientHello, no ServerHello (yet) */
 	CID_TLSS_OK,           /* both hellos */
 	CID_TLSS_SERVER_ONLY,  /* mid-stream: ServerHello without ClientHello */
@@ -58,6 +58,7 @@ struct cid_flow_tls {
 	struct cid_tls_hello sh;          /* the final ServerHello (not the HRR) */
 	bool have_ch, have_sh;
 	int64_t ch_ns, sh_ns;
+	bool reported;                    /* on_tls has been called */
 };
 
 struct cid_stream;  /* opaque: reassembly state of one direction */
@@ -79,7 +80,7 @@ struct cid_flow {
 	bool direction_guessed;           /* no SYN: client/server from ports */
 	bool mid_stream;                  /* TCP flow that began before the capture */
 	int64_t first_ns, last_ns;
-	uint64_t c2s_pkts, c2s_bytes, s2c_pkts, s2c_bytes;   /* bytes: IP length */
+	uint64_t c2s_pkts, c2s_bytes, s2c_pkts, s2c_bytes;   /* bytes: transport payload, as on the wire */
 	uint64_t dup_pkts;                /* same packet seen again on another interface */
 	uint32_t syn_seq;
 	bool have_syn;
@@ -100,14 +101,26 @@ struct cid_flow {
 	bool burst_answered;
 	int64_t burst_last_c2s_ns;
 	bool tls13_fin_skipped;
+	bool burst_dropped;               /* the open burst is past the cap */
 	/* Dedup ring: recent packet signatures. */
-	uint32_t dedup_sig[8];
-	uint32_t dedup_if[8];
-	int64_t dedup_ns[8];
+	uint32_t dedup_sig[4];
+	uint32_t dedup_if[4];
+	int64_t dedup_ns[4];
 	uint8_t dedup_pos;
+	bool closing;                     /* FIN both ways or RST: lingers briefly */
+	bool hello_done;                  /* no more hello parsing on this flow */
+	bool bursts;                      /* request bursts are recorded (TLS-like flow) */
+	uint8_t undecided_tries;          /* payload chunks seen before TLS was recognised */
+	int64_t close_ns;
+	uint64_t hash;
 	/* Table links. */
 	struct cid_flow *hnext;           /* hash chain */
-	struct cid_flow *lru_prev, *lru_next;
+	struct cid_flow *lru_prev, *lru_next;  /* LRU list, or the closing list */
+	/* Hello buffers per direction (first bytes of the stream), NULL when done. */
+	uint8_t *hbuf[2];
+	uint32_t hlen[2];
+	uint32_t hneed[2];
+	uint8_t hindex[2];                /* next handshake message index to look at */
 	void *user;                       /* for the caller */
 };
 
@@ -115,6 +128,7 @@ struct cid_engine_stats {
 	uint64_t frames;
 	uint64_t bytes;                   /* captured bytes */
 	uint64_t decoded;                 /* TCP/UDP packets */
+	uint64_t filtered;                /* decoded but outside the endpoint filter */
 	uint64_t skipped[CID_SKIP__COUNT];
 	uint64_t dup_pkts;
 	uint64_t flows;                   /* flows created */
@@ -137,6 +151,12 @@ struct cid_engine_config {
 	int64_t idle_ns;                  /* default CID_FLOW_IDLE_DEFAULT_US*1000 */
 	int64_t burst_gap_ns;             /* default CID_BURST_GAP_DEFAULT_US*1000 */
 	int64_t dedup_window_ns;          /* default 50 ms */
+	int64_t linger_ns;                /* closed flows stay this long (late ACKs); default 2 s */
+	uint64_t hash_seed;               /* flow hash seed (the CLI passes a random one) */
+	/* Endpoint filter: when num_nets > 0, only packets with an address in
+	 * one of these networks are kept (the others are counted as filtered). */
+	const struct cid_net *nets;
+	size_t num_nets;
 	/* Called when both hellos (or the ClientHello and then end of flow) are known. */
 	void (*on_tls)(void *ctx, struct cid_flow *f);
 	/* Called once per flow as it ends, before it is freed. */

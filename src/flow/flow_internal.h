@@ -1,0 +1,37 @@
+/* flow_internal.h - the engine's private parts, shared by the files in src/flow. */
+#ifndef CID_FLOW_INTERNAL_H
+#define CID_FLOW_INTERNAL_H
+
+#include "callerid/flow.h"
+
+struct cid_engine {
+	struct cid_engine_config cfg;
+	struct cid_engine_stats st;
+	struct cid_flow **buckets;
+	size_t nbuckets;
+	size_t num_flows;
+	struct cid_flow *lru_head, *lru_tail;          /* open flows, least recent first */
+	struct cid_flow *closing_head, *closing_tail;  /* closed flows lingering, oldest first */
+	uint64_t next_seq_no;
+	int64_t now_ns;
+	uint8_t *scratch;                              /* one handshake message */
+	struct cid_tls_hello tmp_hello;                /* a ServerHello being parsed */
+	/* delivery context */
+	struct cid_flow *cur_flow;
+	int cur_dir;
+};
+
+/* tlsflow.c */
+void cid_flow_stream_isn(struct cid_engine *e, struct cid_flow *f, int dir, uint32_t next_seq);
+void cid_flow_tcp_payload(struct cid_engine *e, struct cid_flow *f, int dir, uint32_t seq, const uint8_t *p,
+			  size_t n, int64_t ts);
+void cid_flow_stream_close(struct cid_engine *e, struct cid_flow *f, int dir);
+/* Settles the TLS status at the end of a flow and calls on_tls if not yet. */
+void cid_flow_tls_settle(struct cid_engine *e, struct cid_flow *f);
+/* burst.c */
+void cid_burst_walk(struct cid_engine *e, struct cid_flow *f, int dir, const uint8_t *p, size_t n, bool seg_start,
+		    int64_t ts);
+void cid_burst_data(struct cid_engine *e, struct cid_flow *f, int dir, uint64_t n, int64_t ts);
+void cid_burst_finish(struct cid_engine *e, struct cid_flow *f);
+
+#endif

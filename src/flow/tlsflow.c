@@ -1,0 +1,311 @@
+/*
+ * tlsflow.c - the TCP payload path of a flow: decide whether it carries
+ * TLS, reassemble the first bytes of each direction, parse the hellos.
+ *
+ * Reassembly costs a copy only for early (out-of-order) segments and for
+ * the hello buffers; flows that turn out not to be TLS stop being
+ * reassembled after their first bytes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "callerid/cursor.h"
+#include "callerid/stream.h"
+#include "flow_internal.h"
+
+#define UNDECIDED_TRIES 8  /* chunks a mid-stream flow may take to show TLS records */
+
+/* A plausible TLS record header (RFC 8446 5.1; 1.0-1.2 records too): type
+ * 20..24, major version 3, length at most 2^14 + 2048. */
+static bool record_header_ok(const uint8_t *p, size_t n)
+{
+	struct cid_cur c;
+	uint8_t type, major, minor;
+	uint16_t len;
+	cid_cur_init(&c, p, n);
+	if (!cid_cur_u8(&c, &type) || !cid_cur_u8(&c, &major) || !cid_cur_u8(&c, &minor) ||
+	    !cid_cur_u16(&c, &len))
+		return false;
+	return type >= 20 && type <= 24 && major == 3 && minor <= 4 && len > 0 && len <= 16384 + 2048;
+}
+
+static struct cid_flow_tls *tls_of(struct cid_engine *e, struct cid_flow *f)
+{
+	if (!f->tls) {
+		f->tls = calloc(1, sizeof(*f->tls));
+		if (!f->tls) {
+			e->st.alloc_failed++;
+			return NULL;
+		}
+		e->st.flows_tls++;
+	}
+	return f->tls;
+}
+
+static void report_tls(struct cid_engine *e, struct cid_flow *f)
+{
+	if (f->tls && !f->tls->reported) {
+		f->tls->reported = true;
+		if (e->cfg.on_tls)
+			e->cfg.on_tls(e->cfg.ctx, f);
+	}
+}
+
+static void hbuf_drop(struct cid_flow *f, int dir)
+{
+	free(f->hbuf[dir]);
+	f->hbuf[dir] = NULL;
+	f->hlen[dir] = 0;
+}
+
+static void hello_done(struct cid_flow *f)
+{
+	hbuf_drop(f, 0);
+	hbuf_drop(f, 1);
+	f->hello_done = true;
+}
+
+static void set_failure(struct cid_engine *e, struct cid_flow *f, enum cid_tls_status st)
+{
+	if (f->tls && !f->tls->have_ch && !f->tls->have_sh) {
+		f->tls->status = st;
+		if (st == CID_TLSS_MALFORMED)
+			e->st.tls_malformed++;
+	}
+}
+
+/* Tries to make progress on the hellos of one direction. */
+static void parse_hellos(struct cid_engine *e, struct cid_flow *f, int dir, int64_t ts)
+{
+	struct cid_flow_tls *t = f->tls;
+	while (f->hbuf[dir] && f->hlen[dir] >= f->hneed[dir]) {
+		uint8_t type = 0;
+		size_t mlen = 0, need = 0;
+		enum cid_status st = cid_tls_find_handshake(f->hbuf[dir], f->hlen[dir], f->hindex[dir], &type,
+							     e->scratch, e->cfg.stream_cap, &mlen, &need);
+		if (st == CID_TRUNCATED) {
+			if (need > e->cfg.stream_cap) {
+				set_failure(e, f, CID_TLSS_TOO_BIG);
+				hbuf_drop(f, dir);
+			} else {
+				f->hneed[dir] = (uint32_t)need;
+			}
+			return;
+		}
+		if (st != CID_OK) {
+			if (f->hindex[dir] == 0)
+				set_failure(e, f, st == CID_UNSUPPORTED ? (f->hlen[dir] && (f->hbuf[dir][0] & 0x80) ?
+									  CID_TLSS_SSLV2 : CID_TLSS_TOO_BIG)
+									: CID_TLSS_MALFORMED);
+			hbuf_drop(f, dir);
+			return;
+		}
+		f->hindex[dir]++;
+		if (dir == 0) {
+			if (type != CID_TLS_HS_CLIENT_HELLO) {
+				if (f->hindex[dir] == 1)
+					set_failure(e, f, CID_TLSS_MALFORMED);
+				hbuf_drop(f, 0);
+				return;
+			}
+			if (!t->have_ch) {
+				if (cid_tls_parse_client_hello(&t->ch, e->scratch, mlen) != CID_OK) {
+					set_failure(e, f, CID_TLSS_MALFORMED);
+					hbuf_drop(f, 0);
+					return;
+				}
+				t->have_ch = true;
+				t->ch_ns = ts;
+				t->num_client_hellos = 1;
+				t->status = t->have_sh ? CID_TLSS_OK : CID_TLSS_CLIENT_ONLY;
+			} else {
+				t->num_client_hellos++;
+			}
+			/* Only a HelloRetryRequest makes the client send another
+			 * hello; otherwise the next records are encrypted. */
+			if (!t->hrr || t->num_client_hellos >= 2)
+				hbuf_drop(f, 0);
+		} else {
+			struct cid_tls_hello *sh = &e->tmp_hello;
+			if (type != CID_TLS_HS_SERVER_HELLO ||
+			    cid_tls_parse_server_hello(sh, e->scratch, mlen) != CID_OK) {
+				if (!t->have_sh && f->hindex[dir] == 1)
+					e->st.tls_malformed++;
+				hbuf_drop(f, 1);
+				return;
+			}
+			if (sh->hrr) {
+				/* RFC 8446 4.1.4: a second ServerHello follows */
+				t->hrr = true;
+				continue;
+			}
+			t->sh = *sh;
+			t->have_sh = true;
+			t->sh_ns = ts;
+			t->status = t->have_ch ? CID_TLSS_OK : CID_TLSS_SERVER_ONLY;
+			hbuf_drop(f, 1);
+			if (!t->hrr || t->num_client_hellos >= 2)
+				hbuf_drop(f, 0);
+			report_tls(e, f);
+		}
+	}
+}
+
+static void hello_feed(struct cid_engine *e, struct cid_flow *f, int dir, const uint8_t *p, size_t n, int64_t ts)
+{
+	size_t room;
+	if (!f->hbuf[dir])
+		return;
+	room = e->cfg.stream_cap - f->hlen[dir];
+	if (n > room) {
+		e->st.stream_bytes_capped += n - room;
+		n = room;
+	}
+	memcpy(f->hbuf[dir] + f->hlen[dir], p, n);
+	f->hlen[dir] += (uint32_t)n;
+	parse_hellos(e, f, dir, ts);
+	if (f->hbuf[dir] && f->hlen[dir] >= e->cfg.stream_cap) {
+		set_failure(e, f, CID_TLSS_TOO_BIG);
+		hbuf_drop(f, dir);
+	}
+	/* Done when neither side is being parsed and the server side has had
+	 * its turn (or the client side failed). */
+	if (!f->hbuf[0] && !f->hbuf[1] &&
+	    (f->tls->have_sh || f->hindex[1] > 0 ||
+	     (f->tls->status != CID_TLSS_CLIENT_ONLY && f->tls->status != CID_TLSS_NONE)))
+		f->hello_done = true;
+}
+
+/* First bytes of a direction: is this TLS? */
+static void classify(struct cid_engine *e, struct cid_flow *f, int dir, const uint8_t *p, size_t n,
+		     bool seg_start)
+{
+	if (f->tls) {
+		/* the other side already showed TLS: parse this side's hello */
+		/* (a warning alert may come before the ServerHello) */
+		if (!f->hello_done && !f->hbuf[dir] && f->hindex[dir] == 0 && seg_start &&
+		    (cid_tls_looks_like_handshake(p, n) || record_header_ok(p, n))) {
+			f->hbuf[dir] = malloc(e->cfg.stream_cap);
+			if (!f->hbuf[dir])
+				e->st.alloc_failed++;
+			f->hneed[dir] = 0;
+		}
+		return;
+	}
+	if (seg_start && cid_tls_looks_like_handshake(p, n)) {
+		if (!tls_of(e, f))
+			return;
+		f->bursts = true;
+		f->hbuf[dir] = malloc(e->cfg.stream_cap);
+		if (!f->hbuf[dir])
+			e->st.alloc_failed++;
+		f->hneed[dir] = 0;
+		return;
+	}
+	if (seg_start && record_header_ok(p, n) && f->mid_stream) {
+		/* TLS already under way when the capture started: no hello, but
+		 * record boundaries give request bursts */
+		if (!tls_of(e, f))
+			return;
+		f->bursts = true;
+		f->hello_done = true;
+	}
+}
+
+static void deliver(void *ctx, const uint8_t *p, size_t n, bool seg_start, int64_t ts)
+{
+	struct cid_engine *e = ctx;
+	struct cid_flow *f = e->cur_flow;
+	int dir = e->cur_dir;
+	if (!p) {
+		/* a hole: the hello cannot complete, records lose sync */
+		if (f->hbuf[dir]) {
+			set_failure(e, f, CID_TLSS_GAP);
+			hbuf_drop(f, dir);
+		}
+		f->walk[dir].lost = true;
+		e->st.stream_gaps++;
+		return;
+	}
+	if (!f->tls || (!f->hello_done && !f->hbuf[dir]))
+		classify(e, f, dir, p, n, seg_start);
+	if (f->hbuf[dir])
+		hello_feed(e, f, dir, p, n, ts);
+	if (f->bursts)
+		cid_burst_walk(e, f, dir, p, n, seg_start, ts);
+}
+
+void cid_flow_stream_isn(struct cid_engine *e, struct cid_flow *f, int dir, uint32_t next_seq)
+{
+	if (!f->stream[dir] && !f->hello_done) {
+		f->stream[dir] = cid_stream_new();
+		if (!f->stream[dir]) {
+			e->st.alloc_failed++;
+			return;
+		}
+	}
+	if (f->stream[dir])
+		cid_stream_set_isn(f->stream[dir], next_seq);
+}
+
+/* Whether this flow still needs its bytes in order. */
+static bool wants_stream(const struct cid_flow *f)
+{
+	if (f->bursts)
+		return true;
+	if (f->tls)
+		return !f->hello_done;
+	/* undecided: give it a few chunks */
+	return f->undecided_tries < UNDECIDED_TRIES;
+}
+
+void cid_flow_tcp_payload(struct cid_engine *e, struct cid_flow *f, int dir, uint32_t seq, const uint8_t *p,
+			  size_t n, int64_t ts)
+{
+	if (!wants_stream(f)) {
+		if (f->stream[0] || f->stream[1]) {
+			cid_stream_free(f->stream[0]);
+			cid_stream_free(f->stream[1]);
+			f->stream[0] = f->stream[1] = NULL;
+		}
+		return;
+	}
+	if (!f->tls)
+		f->undecided_tries++;
+	if (!f->stream[dir]) {
+		f->stream[dir] = cid_stream_new();
+		if (!f->stream[dir]) {
+			e->st.alloc_failed++;
+			return;
+		}
+	}
+	e->cur_flow = f;
+	e->cur_dir = dir;
+	if (!cid_stream_add(f->stream[dir], seq, p, n, ts, deliver, e))
+		e->st.alloc_failed++;
+	if (cid_stream_stats(f->stream[dir])->hold_full)
+		e->st.stream_ooo_capped += 0; /* counted per flow at close */
+}
+
+void cid_flow_stream_close(struct cid_engine *e, struct cid_flow *f, int dir)
+{
+	const struct cid_stream_stats *ss;
+	if (!f->stream[dir])
+		return;
+	e->cur_flow = f;
+	e->cur_dir = dir;
+	cid_stream_close(f->stream[dir], f->last_ns, deliver, e);
+	ss = cid_stream_stats(f->stream[dir]);
+	e->st.stream_ooo_capped += ss->hold_full;
+	cid_stream_free(f->stream[dir]);
+	f->stream[dir] = NULL;
+}
+
+void cid_flow_tls_settle(struct cid_engine *e, struct cid_flow *f)
+{
+	if (!f->tls)
+		return;
+	hello_done(f);
+	if (f->tls->have_ch || f->tls->have_sh)
+		report_tls(e, f);
+}

@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""Compare callerid's per-flow TLS results with other projects' expected values.
+
+For every capture in ../shared/data (see its SOURCES.md):
+  - tshark (4.0.17) TSVs: SNI of the first ClientHello per TCP connection,
+    negotiated version and cipher of the final ServerHello, JA3 and JA3S hashes;
+  - Arkime .test files: ja3, ja3s, ja4 per session;
+  - Suricata-verify test.yaml: tls.sni, tls.ja3.hash, tls.ja3s.hash, tls.ja4;
+  - FoxIO JA4 Rust snapshots: ja4 per TCP stream.
+Prints TAP. Rows that callerid does not cover by design are counted as SKIP
+with the reason (QUIC: not decoded; tunnelled packets: not decapsulated).
+Usage: peer.py CALLERID DATADIR TMPDIR
+"""
+import csv
+import glob
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+
+callerid, data, tmp = sys.argv[1:4]
+n = 0
+fails = 0
+
+
+def tap(ok, desc, detail=()):
+    global n, fails
+    n += 1
+    print(("ok" if ok else "not ok") + f" {n} - {desc}")
+    if not ok:
+        fails += 1
+        for d in list(detail)[:12]:
+            print(f"#   {d}")
+
+
+def skip(desc, why):
+    global n
+    n += 1
+    print(f"ok {n} - {desc} # SKIP {why}")
+
+
+_cache = {}
+
+
+def run(pcap):
+    """callerid read into a fresh db; returns rows keyed by endpoint pair."""
+    if pcap in _cache:
+        return _cache[pcap]
+    db = os.path.join(tmp, "peer-%d.db" % len(_cache))
+    r = subprocess.run([callerid, "read", "-q", "--db", db, pcap], capture_output=True, text=True)
+    con = sqlite3.connect(db)
+    con.text_factory = lambda b: b.decode("utf-8", "replace")
+    rows = con.execute(
+        "SELECT f.client_ip, f.client_port, f.server_ip, f.server_port, t.sni, t.version_code,"
+        " t.cipher_code, t.ja3_hash, t.ja3s_hash, t.ja4, f.first_us, f.proto, t.status"
+        " FROM flow f LEFT JOIN tls t ON t.flow_id = f.id ORDER BY f.first_us, f.id").fetchall()
+    con.close()
+    flows = {}
+    for row in rows:
+        key = frozenset([(row[0], row[1]), (row[2], row[3])])
+        flows.setdefault((row[11], key), []).append(row)
+    _cache[pcap] = (r.returncode, r.stderr, flows)
+    return _cache[pcap]
+
+
+def norm_ip(s):
+    return s.split(",")[-1] if s else s
+
+
+def tsv_rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+TUNNEL_HINT = ("gre", "vxlan", "geneve", "gtp", "erspan")
+
+
+def tshark_checks(pcap):
+    sni_tsv = pcap + ".tshark-sni.tsv"
+    sh_tsv = pcap + ".tshark-serverhello.tsv"
+    rc, err, flows = run(pcap)
+    name = os.path.relpath(pcap, data)
+    chs, shs = {}, {}
+    quic = tunnel = 0
+    for r in tsv_rows(sni_tsv):
+        if r["udp.srcport"] or not r["tcp.srcport"]:
+            quic += 1
+            continue
+        if "," in (r["ip.src"] or "") or "," in (r["ipv6.src"] or "") or "," in r["tcp.srcport"]:
+            tunnel += 1
+            continue
+        chs.setdefault(r["tcp.stream"], []).append(r)
+    for r in tsv_rows(sh_tsv):
+        if r["udp.srcport"] or not r["tcp.srcport"]:
+            continue
+        if "," in (r["ip.src"] or "") or "," in (r["ipv6.src"] or "") or "," in r["tcp.srcport"]:
+            continue
+        shs.setdefault(r["tcp.stream"], []).append(r)
+    if quic:
+        skip(f"tshark {name}: {quic} QUIC ClientHello rows", "QUIC is not decoded (AWS APIs are reached over TCP)")
+    if tunnel:
+        skip(f"tshark {name}: {tunnel} tunnelled ClientHello rows", "tunnels (GRE/VXLAN/GTP/Geneve) are not decapsulated")
+    if not chs and not shs:
+        return
+    used = {}
+
+    def ours(r):
+        src = norm_ip(r["ip.src"] or r["ipv6.src"])
+        dst = norm_ip(r["ip.dst"] or r["ipv6.dst"])
+        key = (6, frozenset([(src, int(r["tcp.srcport"])), (dst, int(r["tcp.dstport"]))]))
+        cands = flows.get(key, [])
+        if not cands:
+            return None
+        # several connections on one tuple: match in order of tcp.stream
+        idx = used.setdefault((key, r["tcp.stream"]), len([k for k in used if k[0] == key]))
+        return cands[min(idx, len(cands) - 1)]
+
+    bad_sni, bad_ja3, bad_ver, bad_cipher, bad_ja3s = [], [], [], [], []
+    for stream, rows in chs.items():
+        r = rows[0]
+        o = ours(r)
+        want = r["tls.handshake.extensions_server_name"] or None
+        if o is None:
+            bad_sni.append(f"stream {stream}: flow not found")
+            continue
+        if (o[4] or None) != want:
+            bad_sni.append(f"stream {stream}: sni {o[4]!r} want {want!r}")
+        if r["tls.handshake.ja3"] and o[7] != r["tls.handshake.ja3"]:
+            bad_ja3.append(f"stream {stream}: ja3 {o[7]} want {r['tls.handshake.ja3']}")
+    for stream, rows in shs.items():
+        r = rows[-1]  # after a HelloRetryRequest the last ServerHello counts
+        o = ours(r)
+        if o is None:
+            bad_ver.append(f"stream {stream}: flow not found")
+            continue
+        sv = r["tls.handshake.extensions.supported_version"] or r["tls.handshake.version"]
+        if o[5] is None or o[5] != int(sv, 16):
+            bad_ver.append(f"stream {stream}: version {o[5]} want {sv}")
+        cs = r["tls.handshake.ciphersuite"]
+        if o[6] is None or o[6] != int(cs, 16):
+            bad_cipher.append(f"stream {stream}: cipher {o[6]} want {cs}")
+        if r["tls.handshake.ja3s"] and o[8] != r["tls.handshake.ja3s"]:
+            bad_ja3s.append(f"stream {stream}: ja3s {o[8]} want {r['tls.handshake.ja3s']}")
+    if chs:
+        tap(not bad_sni, f"tshark {name}: SNI of {len(chs)} connections", bad_sni)
+        tap(not bad_ja3, f"tshark {name}: JA3 of {len(chs)} ClientHellos", bad_ja3)
+    if shs:
+        tap(not bad_ver, f"tshark {name}: negotiated version of {len(shs)} connections", bad_ver)
+        tap(not bad_cipher, f"tshark {name}: cipher of {len(shs)} connections", bad_cipher)
+        tap(not bad_ja3s, f"tshark {name}: JA3S of {len(shs)} ServerHellos", bad_ja3s)
+
+
+def arkime_checks(test):
+    pcap = test[: -len(".test")] + ".pcap"
+    name = os.path.relpath(pcap, data)
+    rc, err, flows = run(pcap)
+    d = json.load(open(test))
+    bad = []
+    count = 0
+    for s in d.get("sessions3", []):
+        b = s["body"]
+        tls = b.get("tls")
+        if not tls or b.get("ipProtocol") != 6:
+            continue
+        key = (6, frozenset([(b["source"]["ip"], b["source"]["port"]),
+                             (b["destination"]["ip"], b["destination"]["port"])]))
+        cands = flows.get(key)
+        if not cands:
+            bad.append(f"session {key}: flow not found")
+            continue
+        for field, col in (("ja3", 7), ("ja3s", 8), ("ja4", 9)):
+            if field in tls:
+                count += 1
+                got = {c[col] for c in cands}
+                if tls[field][0] not in got:
+                    bad.append(f"{field}: got {sorted(map(str, got))} want {tls[field][0]}")
+    if count:
+        tap(not bad, f"arkime {name}: {count} ja3/ja3s/ja4 values", bad)
+
+
+def suricata_checks(yaml_path):
+    d = os.path.dirname(yaml_path)
+    text = open(yaml_path).read()
+    m = re.search(r"^pcap:\s*(\S+)", text, re.M)
+    pcap = None
+    if m:
+        pcap = os.path.normpath(os.path.join(d, m.group(1)))
+    else:
+        pcaps = [p for p in glob.glob(os.path.join(d, "*.pcap")) + glob.glob(os.path.join(d, "*.pcapng"))]
+        pcap = pcaps[0] if len(pcaps) == 1 else None
+    if not pcap or not os.path.exists(pcap):
+        return
+    name = os.path.relpath(yaml_path, data)
+    rc, err, flows = run(pcap)
+    allrows = [r for rows in flows.values() for r in rows]
+    bad = []
+    count = 0
+    if "quic" in text and "event_type: quic" in text:
+        pass
+    for field, col in (("tls.sni", 4), ("tls.ja3.hash", 7), ("tls.ja3s.hash", 8), ("tls.ja4", 9)):
+        for m in re.finditer(r"^\s+" + re.escape(field) + r":\s*\"?([^\"\s]+)\"?\s*$", text, re.M):
+            want = m.group(1)
+            count += 1
+            if want not in {r[col] for r in allrows}:
+                bad.append(f"{field} {want} not among callerid's flows")
+    if count:
+        tap(not bad, f"suricata {name}: {count} tls values", bad)
+
+
+def foxio_checks(snap):
+    pname = os.path.basename(snap)[len("ja4__insta@"):-len(".snap")]
+    pcap = os.path.join(data, "foxio-ja4", "pcap", pname)
+    if not os.path.exists(pcap):
+        return
+    rc, err, flows = run(pcap)
+    blocks = re.split(r"^- stream:", open(snap).read(), flags=re.M)[1:]
+    bad = []
+    count = quic = tunnel = 0
+    for blk in blocks:
+        kv = dict(re.findall(r"^  (\w+): (.*)$", blk, re.M))
+        if "ja4" not in kv:
+            continue
+        if kv.get("transport") != "tcp":
+            quic += 1
+            continue
+        key = (6, frozenset([(kv["src"], int(kv["src_port"])), (kv["dst"], int(kv["dst_port"]))]))
+        cands = flows.get(key)
+        count += 1
+        if not cands:
+            # the Rust tool reports the innermost tuple of tunnelled packets
+            tunnel += 1
+            count -= 1
+            continue
+        if kv["ja4"] not in {c[9] for c in cands}:
+            bad.append(f"{kv['src']}:{kv['src_port']} ja4 {sorted(map(str, {c[9] for c in cands}))} want {kv['ja4']}")
+    name = "foxio-ja4/pcap/" + pname
+    if quic:
+        skip(f"foxio {name}: {quic} QUIC ja4 values", "QUIC is not decoded")
+    if tunnel:
+        skip(f"foxio {name}: {tunnel} ja4 values on flows not found", "tunnelled flows are not decapsulated")
+    if count:
+        tap(not bad, f"foxio {name}: {count} ja4 values", bad)
+
+
+def main():
+    caps = sorted(p[: -len(".tshark-sni.tsv")] for p in glob.glob(os.path.join(data, "**", "*.tshark-sni.tsv"), recursive=True))
+    for pcap in caps:
+        rc, err, flows = run(pcap)
+        name = os.path.relpath(pcap, data)
+        crashed = rc not in (0, 1) or "Sanitizer" in err or "runtime error" in err
+        tap(not crashed, f"read {name} without crashing (exit {rc})", err.splitlines()[-5:])
+        tshark_checks(pcap)
+    for t in sorted(glob.glob(os.path.join(data, "arkime", "*.test"))):
+        arkime_checks(t)
+    for y in sorted(glob.glob(os.path.join(data, "suricata-verify", "**", "test.yaml"), recursive=True)):
+        suricata_checks(y)
+    for s in sorted(glob.glob(os.path.join(data, "foxio-ja4", "expected-rust", "*.snap"))):
+        foxio_checks(s)
+    print(f"1..{n}")
+    return 0
+
+
+sys.exit(main())
