@@ -16,6 +16,7 @@
 
 #define TLS_APPDATA 23
 #define TLS13_MAX_FINISHED_RECORD 69 /* 4 + SHA-384 48 + 1 type + 16 tag */
+#define TLS13_MIN_REQUEST_RECORD 32  /* below: an encrypted alert (19) or KeyUpdate (22) */
 
 void cid_burst_data(struct cid_engine *e, struct cid_flow *f, int dir, uint64_t n, int64_t ts)
 {
@@ -87,6 +88,10 @@ static void record(struct cid_engine *e, struct cid_flow *f, int dir, uint8_t ty
 		if (len <= TLS13_MAX_FINISHED_RECORD)
 			return;
 	}
+	/* TLS 1.3 hides alerts (close_notify) and KeyUpdate in application
+	 * data records (RFC 8446 5.2); they are far smaller than any request. */
+	if (dir == 0 && len < TLS13_MIN_REQUEST_RECORD && is_tls13(f))
+		return;
 	cid_burst_data(e, f, dir, (uint64_t)len + 5, ts);
 }
 
