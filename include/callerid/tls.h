@@ -77,7 +77,8 @@ enum cid_status cid_tls_parse_server_hello(struct cid_tls_hello *h, const uint8_
  * let it progress (the caller waits for that many bytes before calling
  * again); CID_MALFORMED when the bytes are not TLS records;
  * CID_UNSUPPORTED for an SSLv2-format hello or a message over out_cap.
- * Stops at the first non-handshake record (ChangeCipherSpec is skipped).
+ * Stops at the first non-handshake record (ChangeCipherSpec and plaintext
+ * warning alerts are skipped) with CID_UNSUPPORTED.
  */
 enum cid_status cid_tls_find_handshake(const uint8_t *stream, size_t stream_len, unsigned index,
 				       uint8_t *hs_type, uint8_t *out, size_t out_cap,

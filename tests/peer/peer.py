@@ -49,6 +49,9 @@ def run(pcap):
     if pcap in _cache:
         return _cache[pcap]
     db = os.path.join(tmp, "peer-%d.db" % len(_cache))
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
     r = subprocess.run([callerid, "read", "-q", "--db", db, pcap], capture_output=True, text=True)
     con = sqlite3.connect(db)
     con.text_factory = lambda b: b.decode("utf-8", "replace")
@@ -74,7 +77,31 @@ def tsv_rows(path):
         return list(csv.DictReader(f, delimiter="\t"))
 
 
-TUNNEL_HINT = ("gre", "vxlan", "geneve", "gtp", "erspan")
+# Where a peer's published value contradicts the published definition, the
+# test asserts the definition's value instead. Each entry: (capture, field,
+# peer value) -> (our value, why).
+KNOWN = {
+    ("foxio-ja4/pcap/tls-non-ascii-alpn.pcapng", "ja4", "t13d151699_8daaf6152771_e5627efa2ab1"):
+        ("t13d1516bd_8daaf6152771_e5627efa2ab1",
+         "JA4 spec: a non-alphanumeric ALPN uses the first and last hex digits (0xbaad -> bd); FoxIO's outputs predate that rule (99)"),
+    ("suricata-verify/bug-5713-01/TLSv1-Extracted-MaliciousC2.pcap", "ja4", "t10i070600_c50f5591e341_ce66f3b797c1"):
+        ("t10i070600_c50f5591e341_c39ab67fec8e",
+         "JA4 spec: without signature algorithms the extension string has no trailing '_'; Suricata hashes it with one"),
+    ("zeek/traces/tls/hrr.pcap", "ja3s", "15af977ce25de452b96affa2addb1036"):
+        ("907bf3ecef1c987c889946b737b43de8",
+         "tshark fingerprints the HelloRetryRequest; callerid's JA3S describes the final ServerHello"),
+}
+
+
+def expect(capture, field, want):
+    """The value callerid must produce for a peer's `want`, and a note."""
+    k = (capture, field, want)
+    if k in KNOWN:
+        return KNOWN[k]
+    return want, None
+
+
+notes = []
 
 
 def tshark_checks(pcap):
@@ -136,13 +163,19 @@ def tshark_checks(pcap):
             bad_ver.append(f"stream {stream}: flow not found")
             continue
         sv = r["tls.handshake.extensions.supported_version"] or r["tls.handshake.version"]
+        if not sv:
+            continue  # tshark gives no version (SSLv2-format hello): nothing to compare
         if o[5] is None or o[5] != int(sv, 16):
             bad_ver.append(f"stream {stream}: version {o[5]} want {sv}")
         cs = r["tls.handshake.ciphersuite"]
         if o[6] is None or o[6] != int(cs, 16):
             bad_cipher.append(f"stream {stream}: cipher {o[6]} want {cs}")
-        if r["tls.handshake.ja3s"] and o[8] != r["tls.handshake.ja3s"]:
-            bad_ja3s.append(f"stream {stream}: ja3s {o[8]} want {r['tls.handshake.ja3s']}")
+        if r["tls.handshake.ja3s"]:
+            want, note = expect(name, "ja3s", r["tls.handshake.ja3s"])
+            if note:
+                notes.append(f"{name}: {note}")
+            if o[8] != want:
+                bad_ja3s.append(f"stream {stream}: ja3s {o[8]} want {want}")
     if chs:
         tap(not bad_sni, f"tshark {name}: SNI of {len(chs)} connections", bad_sni)
         tap(not bad_ja3, f"tshark {name}: JA3 of {len(chs)} ClientHellos", bad_ja3)
@@ -174,8 +207,11 @@ def arkime_checks(test):
             if field in tls:
                 count += 1
                 got = {c[col] for c in cands}
-                if tls[field][0] not in got:
-                    bad.append(f"{field}: got {sorted(map(str, got))} want {tls[field][0]}")
+                want, note = expect(name, field, tls[field][0])
+                if note:
+                    notes.append(f"{name}: {note}")
+                if want not in got:
+                    bad.append(f"{field}: got {sorted(map(str, got))} want {want}")
     if count:
         tap(not bad, f"arkime {name}: {count} ja3/ja3s/ja4 values", bad)
 
@@ -201,7 +237,9 @@ def suricata_checks(yaml_path):
         pass
     for field, col in (("tls.sni", 4), ("tls.ja3.hash", 7), ("tls.ja3s.hash", 8), ("tls.ja4", 9)):
         for m in re.finditer(r"^\s+" + re.escape(field) + r":\s*\"?([^\"\s]+)\"?\s*$", text, re.M):
-            want = m.group(1)
+            want, note = expect(os.path.relpath(pcap, data), field.split(".")[1], m.group(1))
+            if note:
+                notes.append(f"{name}: {note}")
             count += 1
             if want not in {r[col] for r in allrows}:
                 bad.append(f"{field} {want} not among callerid's flows")
@@ -233,8 +271,11 @@ def foxio_checks(snap):
             tunnel += 1
             count -= 1
             continue
-        if kv["ja4"] not in {c[9] for c in cands}:
-            bad.append(f"{kv['src']}:{kv['src_port']} ja4 {sorted(map(str, {c[9] for c in cands}))} want {kv['ja4']}")
+        want, note = expect("foxio-ja4/pcap/" + pname, "ja4", kv["ja4"])
+        if note:
+            notes.append(f"foxio-ja4/pcap/{pname}: {note}")
+        if want not in {c[9] for c in cands}:
+            bad.append(f"{kv['src']}:{kv['src_port']} ja4 {sorted(map(str, {c[9] for c in cands}))} want {want}")
     name = "foxio-ja4/pcap/" + pname
     if quic:
         skip(f"foxio {name}: {quic} QUIC ja4 values", "QUIC is not decoded")
@@ -258,6 +299,8 @@ def main():
         suricata_checks(y)
     for s in sorted(glob.glob(os.path.join(data, "foxio-ja4", "expected-rust", "*.snap"))):
         foxio_checks(s)
+    for note in sorted(set(notes)):
+        print(f"# known disagreement: {note}")
     print(f"1..{n}")
     return 0
 

@@ -1,0 +1,69 @@
+/*
+ * fuzz_tls.c - libFuzzer harness for the TLS record walker, both hello
+ * parsers and the fingerprints. The input is one direction of a TCP stream;
+ * the first byte picks the handshake index (0-3). Every message found is
+ * parsed as a ClientHello and as a ServerHello, and fingerprinted; every
+ * prefix that the walker asks to grow is replayed at the size it asked for.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "callerid/tls.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void use_hello(const struct cid_tls_hello *h)
+{
+	char str[CID_JA3_MAX], md5[33], ja4[CID_JA4_LEN];
+	(void)cid_ja3(h, str, sizeof(str), md5);
+	(void)cid_ja3(h, str, 40, md5);
+	(void)cid_ja3s(h, str, sizeof(str), md5);
+	cid_ja4(h, 't', ja4);
+	(void)cid_tls_version_name(cid_tls_negotiated_version(h));
+	(void)cid_tls_cipher_name(h->ciphers[0]);
+	(void)cid_tls_group_name(h->key_share[0]);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct cid_tls_hello h;
+	uint8_t *msg, type;
+	size_t msg_len, need, have;
+	unsigned index;
+	enum cid_status st;
+
+	if (size < 1)
+		return 0;
+	index = data[0] & 3u;
+	data++;
+	size--;
+	(void)cid_tls_looks_like_handshake(data, size);
+	msg = malloc(65536);
+	if (!msg)
+		return 0;
+	/* the caller's loop: start small, grow to what the walker asks for */
+	have = size < 5 ? size : 5;
+	for (;;) {
+		st = cid_tls_find_handshake(data, have, index, &type, msg, 65536, &msg_len, &need);
+		if (st != CID_TRUNCATED || need > size)
+			break;
+		if (need <= have)
+			abort(); /* the walker must always ask for more */
+		have = need;
+	}
+	if (st == CID_OK) {
+		if (cid_tls_parse_client_hello(&h, msg, msg_len) == CID_OK)
+			use_hello(&h);
+		if (cid_tls_parse_server_hello(&h, msg, msg_len) == CID_OK)
+			use_hello(&h);
+	}
+	/* the raw bytes as a hello body too */
+	if (cid_tls_parse_client_hello(&h, data, size) == CID_OK)
+		use_hello(&h);
+	if (cid_tls_parse_server_hello(&h, data, size) == CID_OK)
+		use_hello(&h);
+	free(msg);
+	return 0;
+}
