@@ -1,10 +1,129 @@
-/* Placeholder until the events subcommand lands (being written now). */
+/*
+ * callerid events [--db FILE] [filters] [--limit N] [--summary [--top N]]
+ *                 [--format table|json|csv]
+ * Lists CloudTrail events, or with --summary prints the patterns an
+ * investigator looks for first (docs/events-summary.md).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "callerid/cli.h"
+#include "callerid/ingest.h"
+#include "callerid/output.h"
+#include "callerid/store.h"
+
+static const char usage_text[] =
+	"usage: callerid events [--db FILE] [filters] [--limit N] [--summary [--top N]]\n"
+	"                       [--format table|json|csv]\n"
+	"  filters: --event-name N --event-source S --error-code C --arn-like PAT\n"
+	"           --source-ip IP --event-id ID --since T --until T\n"
+	"  --arn-like: SQL LIKE pattern on the identity ARN or its role; a plain string\n"
+	"              matches as a substring\n"
+	"  --summary:  counts by error code, error pattern, source IP (with median\n"
+	"              interval), identity, session, call, user agent, VPC endpoint,\n"
+	"              TLS, and requestParameters shapes; --top N rows per section\n";
+
+static bool parse_count(const char *s, int64_t *out)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	if (!*s || *end || v < 0)
+		return false;
+	*out = v;
+	return true;
+}
 
 int cid_cmd_events(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	cid_cli_err("events", "not built yet");
-	return 1;
+	static const struct option longopts[] = {
+		{"db", required_argument, NULL, 'd'},
+		{"event-name", required_argument, NULL, 'n'},
+		{"event-source", required_argument, NULL, 'S'},
+		{"error-code", required_argument, NULL, 'e'},
+		{"arn-like", required_argument, NULL, 'a'},
+		{"source-ip", required_argument, NULL, 'i'},
+		{"event-id", required_argument, NULL, 'I'},
+		{"since", required_argument, NULL, 's'},
+		{"until", required_argument, NULL, 'u'},
+		{"limit", required_argument, NULL, 'l'},
+		{"top", required_argument, NULL, 't'},
+		{"summary", no_argument, NULL, 'Y'},
+		{"format", required_argument, NULL, 'F'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct cid_event_filter f = {0};
+	const char *db = NULL;
+	enum cid_fmt fmt = cid_fmt_default();
+	bool summary = false;
+	int64_t limit = 0, top = 0;
+	struct cid_store *store;
+	char err[CID_ERRBUF_SIZE];
+	int c, rc;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': db = optarg; break;
+		case 'n': f.event_name = optarg; break;
+		case 'S': f.event_source = optarg; break;
+		case 'e': f.error_code = optarg; break;
+		case 'a': f.arn_like = optarg; break;
+		case 'i': f.source_ip = optarg; break;
+		case 'I': f.event_id = optarg; break;
+		case 'Y': summary = true; break;
+		case 's':
+		case 'u':
+			if (!cid_time_parse(optarg, c == 's' ? &f.since_us : &f.until_us)) {
+				cid_cli_err("events", "--%s: bad time '%s' (ISO-8601 or epoch seconds)",
+					    c == 's' ? "since" : "until", optarg);
+				return 2;
+			}
+			if (c == 's')
+				f.has_since = true;
+			else
+				f.has_until = true;
+			break;
+		case 'l':
+		case 't':
+			if (!parse_count(optarg, c == 'l' ? &limit : &top)) {
+				cid_cli_err("events", "--%s: expected a number", c == 'l' ? "limit" : "top");
+				return 2;
+			}
+			break;
+		case 'F':
+			if (!cid_fmt_parse(&fmt, optarg)) {
+				cid_cli_err("events", "--format: table, json or csv");
+				return 2;
+			}
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			cid_cli_err("events", "unknown or incomplete option '%s'", argv[optind - 1]);
+			fputs(usage_text, stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		cid_cli_err("events", "unexpected argument '%s'", argv[optind]);
+		return 2;
+	}
+	store = cid_store_open(cid_cli_db_path(db), true, err, sizeof(err));
+	if (!store) {
+		cid_cli_err("events", "%s", err);
+		return 1;
+	}
+	if (summary)
+		rc = cid_events_summary(cid_store_db(store), &f, (size_t)top, stdout, fmt, err,
+					sizeof(err));
+	else
+		rc = cid_events_list(cid_store_db(store), &f, limit, stdout, fmt, err, sizeof(err));
+	if (rc != 0)
+		cid_cli_err("events", "%s", err);
+	cid_store_free(store);
+	return rc == 0 ? 0 : 1;
 }
