@@ -219,8 +219,47 @@ static const char schema_v1[] =
 	" internal_ip TEXT);"
 	"CREATE INDEX node_ip ON node(internal_ip);";
 
+/* Version 2: what naming the caller needs. Kubernetes details (IRSA and
+ * Pod Identity hints, every pod IP, the node's instance id: CloudTrail's
+ * node-role sessions are named after it) and the correlator's results. */
+static const char schema_v2[] =
+	"ALTER TABLE pod ADD COLUMN pod_ips TEXT;"          /* all pod IPs, comma-joined */
+	"ALTER TABLE pod ADD COLUMN phase TEXT;"
+	"ALTER TABLE pod ADD COLUMN role_arn TEXT;"         /* AWS_ROLE_ARN env (IRSA) */
+	"ALTER TABLE pod ADD COLUMN irsa_token INTEGER;"    /* projected aws-iam-token volume */
+	"ALTER TABLE pod ADD COLUMN pod_identity INTEGER;"  /* EKS Pod Identity agent credentials */
+	"ALTER TABLE pod ADD COLUMN start_us INTEGER;"      /* status.startTime */
+	"ALTER TABLE pod ADD COLUMN origin TEXT;"           /* file it came from */
+	"ALTER TABLE node ADD COLUMN instance_id TEXT;"     /* from spec.providerID: i-... */
+	"ALTER TABLE node ADD COLUMN origin TEXT;"
+	"CREATE INDEX node_instance ON node(instance_id);"
+	/* One row per correlated CloudTrail event; correlate replaces the rows
+	 * of the events it selects. detail is the JSON object it printed. */
+	"CREATE TABLE attribution("
+	" event_id TEXT PRIMARY KEY,"
+	" computed_us INTEGER,"
+	" verdict TEXT NOT NULL,"
+	" confidence REAL,"
+	" owner_kind TEXT,"
+	" owner_key TEXT,"
+	" pod_namespace TEXT,"
+	" pod_name TEXT,"
+	" pod_uid TEXT,"
+	" pid INTEGER,"
+	" comm TEXT,"
+	" node_ip TEXT,"
+	" flow_id INTEGER,"
+	" request_id INTEGER,"
+	" request_us INTEGER,"
+	" skew_us INTEGER,"
+	" reasons TEXT,"
+	" detail TEXT);"
+	"CREATE INDEX attribution_flow ON attribution(flow_id);"
+	"CREATE INDEX attribution_owner ON attribution(owner_key);";
+
 static const char *const migrations[] = {
 	schema_v1, /* 0 -> 1 */
+	schema_v2, /* 1 -> 2 */
 };
 
 #define NUM_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -597,7 +597,7 @@ static void test_batch_visible_after_flush(void **state)
 	assert_int_equal(query_int(other, "SELECT count(*) FROM flow"), 1 + CID_STORE_BATCH);
 	/* Rows written by other modules count through row_done. */
 	assert_int_equal(cid_store_begin(s), 0);
-	assert_int_equal(sqlite3_exec(cid_store_db(s), "INSERT INTO node VALUES(1, 'n', '10.0.0.1')",
+	assert_int_equal(sqlite3_exec(cid_store_db(s), "INSERT INTO node(snapshot_us, name, internal_ip) VALUES(1, 'n', '10.0.0.1')",
 				      NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(cid_store_row_done(s), 0);
 	assert_int_equal(query_int(other, "SELECT count(*) FROM node"), 0);
