@@ -1,0 +1,107 @@
+/*
+ * correlate.h - matching CloudTrail events to request bursts (pure core).
+ *
+ * DESIGN.md "Correlation - semantics". CloudTrail's eventTime has whole-
+ * second precision and may be skewed against the capture clock; SDKs reuse
+ * connections. So an event is matched to a request burst, one to one:
+ *  1. candidates: bursts whose time lies in [eventTime + offset - skew,
+ *     eventTime + offset + 1 s + skew]; SNI = host header, TLS version and
+ *     cipher equal whenever both sides know them (a mismatch excludes);
+ *     the client address as the endpoint saw it = sourceIPAddress, unless
+ *     that address cannot be local (public, or an AWS service name);
+ *  2. candidates whose scores are alike form the event's tier; time inside
+ *     the window never separates candidates (eventTime is too coarse);
+ *  3. events are assigned most-constrained first; an event whose available
+ *     tier has one owner is attributed (and takes a burst), one whose tier
+ *     has several owners is ambiguous (and takes none).
+ * No I/O: the caller loads rows and resolves owners (correlate_db.c).
+ */
+#ifndef CID_CORRELATE_H
+#define CID_CORRELATE_H
+
+#include "callerid/common.h"
+
+struct cid_cor_event {
+	int64_t time_us;
+	const char *source_ip;   /* as CloudTrail has it; may be a service name */
+	const char *host;        /* tlsDetails.clientProvidedHostHeader, NULL unknown */
+	const char *tls_version; /* "TLSv1.2", NULL unknown */
+	const char *cipher;      /* NULL unknown */
+};
+
+struct cid_cor_burst {
+	int64_t ts_us;
+	const char *client_ip;   /* as the endpoint saw it (the outer flow after SNAT) */
+	const char *sni;         /* NULL unknown */
+	const char *tls_version; /* NULL unknown (no handshake in the capture) */
+	const char *cipher;
+	bool handshake;          /* the flow's hellos were captured */
+	int owner;               /* caller's owner index; bursts of one owner share it */
+};
+
+enum cid_verdict { CID_UNMATCHED = 0, CID_ATTRIBUTED, CID_AMBIGUOUS };
+const char *cid_verdict_name(enum cid_verdict v);
+
+/* Why a burst in the time window was not a candidate. */
+enum cid_cor_excl {
+	CID_EXCL_NONE = 0,
+	CID_EXCL_HOST,       /* SNI differs from the host header */
+	CID_EXCL_VERSION,    /* TLS version differs */
+	CID_EXCL_CIPHER,     /* cipher differs */
+	CID_EXCL_ADDRESS,    /* client address differs from sourceIPAddress */
+	CID_EXCL__COUNT
+};
+const char *cid_cor_excl_name(enum cid_cor_excl x);
+
+/* Reasons an event ends unmatched (bit flags). */
+#define CID_UNM_NO_BURST_IN_WINDOW 0x01u  /* nothing in the time window */
+#define CID_UNM_OUTSIDE_CAPTURE 0x02u     /* event time outside the bursts' span */
+#define CID_UNM_ADDRESS_UNSEEN 0x04u      /* private sourceIPAddress never seen: another host */
+#define CID_UNM_ALL_EXCLUDED 0x08u        /* bursts in window, all excluded (see excl counts) */
+#define CID_UNM_TAKEN 0x10u               /* candidates all explain other events */
+
+#define CID_COR_MAX_CANDS 64
+#define CID_COR_MAX_OWNERS 8
+
+struct cid_cor_result {
+	enum cid_verdict verdict;
+	long burst;                 /* index of the matched burst, -1 none */
+	double confidence;
+	double score;
+	bool address_checked;       /* the client address was compared */
+	unsigned unmatched;         /* CID_UNM_* flags */
+	uint32_t excluded[CID_EXCL__COUNT];
+	int num_cands;              /* candidates (all tiers) */
+	int num_owners;             /* owners in the deciding tier */
+	int owners[CID_COR_MAX_OWNERS];
+};
+
+struct cid_cor_params {
+	int64_t skew_us;            /* tolerance around the window; default 1 s */
+	bool auto_offset;           /* estimate the clock offset first */
+	int64_t offset_us;          /* capture clock - CloudTrail clock (used when !auto_offset) */
+	int64_t auto_range_us;      /* offsets considered by the estimate; default 300 s */
+};
+
+void cid_cor_params_default(struct cid_cor_params *p);
+
+/*
+ * Correlates. bursts must be sorted by ts_us (ascending). results has
+ * num_events entries. *offset_used receives the clock offset applied
+ * (estimated when p->auto_offset). Returns 0, or -CID_ENOMEM.
+ */
+int cid_correlate(struct cid_cor_result *results, int64_t *offset_used, const struct cid_cor_event *events,
+		  size_t num_events, const struct cid_cor_burst *bursts, size_t num_bursts,
+		  const struct cid_cor_params *p);
+
+/* For --explain: calls fn for every burst in the event's time window with
+ * the exclusion reason (CID_EXCL_NONE for a candidate) and its score. */
+void cid_cor_explain(const struct cid_cor_event *e, const struct cid_cor_burst *bursts, size_t num_bursts,
+		     const struct cid_cor_params *p, int64_t offset_us,
+		     void (*fn)(void *ctx, size_t burst, enum cid_cor_excl why, double score), void *ctx);
+
+/* True when the address text is an IP that could be a local (node or pod)
+ * address: RFC 1918, RFC 6598 shared space, link-local, loopback, ULA. */
+bool cid_ip_is_private(const char *ip);
+
+#endif /* CID_CORRELATE_H */

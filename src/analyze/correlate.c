@@ -1,0 +1,407 @@
+/*
+ * correlate.c - events to request bursts, one to one (see correlate.h).
+ *
+ * Cost: sorting plus, per event, a binary search into the bursts and a walk
+ * over its time window: O((E + B) log B + candidates).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "callerid/correlate.h"
+
+#define US 1000000LL
+#define ALIKE 1.0      /* scores closer than this cannot separate owners */
+
+const char *cid_verdict_name(enum cid_verdict v)
+{
+	switch (v) {
+	case CID_ATTRIBUTED: return "attributed";
+	case CID_AMBIGUOUS: return "ambiguous";
+	case CID_UNMATCHED: return "unmatched";
+	}
+	return "?";
+}
+
+const char *cid_cor_excl_name(enum cid_cor_excl x)
+{
+	switch (x) {
+	case CID_EXCL_NONE: return "candidate";
+	case CID_EXCL_HOST: return "host header differs from SNI";
+	case CID_EXCL_VERSION: return "TLS version differs";
+	case CID_EXCL_CIPHER: return "cipher differs";
+	case CID_EXCL_ADDRESS: return "client address differs from sourceIPAddress";
+	case CID_EXCL__COUNT: break;
+	}
+	return "?";
+}
+
+void cid_cor_params_default(struct cid_cor_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->skew_us = 1 * US;
+	p->auto_range_us = 300 * US;
+}
+
+bool cid_ip_is_private(const char *ip)
+{
+	struct cid_addr a;
+	if (!ip || !cid_addr_parse(&a, ip))
+		return false;
+	if (a.family == 4) {
+		uint8_t x = a.b[0], y = a.b[1];
+		return x == 10 || x == 127 || (x == 172 && (y & 0xf0) == 16) || (x == 192 && y == 168) ||
+		       (x == 169 && y == 254) || (x == 100 && (y & 0xc0) == 64);
+	}
+	return (a.b[0] & 0xfe) == 0xfc || (a.b[0] == 0xfe && (a.b[1] & 0xc0) == 0x80) ||
+	       (!memcmp(a.b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 15) && a.b[15] == 1);
+}
+
+/* CloudTrail writes "TLSv1.2"; some exports write "1.2". */
+static bool version_eq(const char *ev, const char *fl)
+{
+	if (!strncmp(ev, "TLSv", 4))
+		return !strcmp(ev, fl);
+	return !strncmp(fl, "TLSv", 4) && !strcmp(ev, fl + 4);
+}
+
+/* Shared candidate test. *addr_checked tells whether the address counted. */
+static enum cid_cor_excl evaluate(const struct cid_cor_event *e, const struct cid_cor_burst *b, bool check_addr,
+				  double *score)
+{
+	double s = 1.0;
+	if (e->host && b->sni) {
+		if (strcasecmp(e->host, b->sni))
+			return CID_EXCL_HOST;
+		s += 0.5;
+	}
+	if (e->tls_version && b->tls_version) {
+		if (!version_eq(e->tls_version, b->tls_version))
+			return CID_EXCL_VERSION;
+		s += 0.5;
+	}
+	if (e->cipher && b->cipher) {
+		if (strcmp(e->cipher, b->cipher))
+			return CID_EXCL_CIPHER;
+		s += 0.5;
+	}
+	if (check_addr) {
+		if (!e->source_ip || !b->client_ip || strcmp(e->source_ip, b->client_ip))
+			return CID_EXCL_ADDRESS;
+		s += 1.0;
+	}
+	if (!b->handshake)
+		s -= 0.5;
+	*score = s;
+	return CID_EXCL_NONE;
+}
+
+/* First burst with ts >= t. */
+static size_t lower_bound(const struct cid_cor_burst *b, size_t n, int64_t t)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (b[mid].ts_us < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+struct seen_set {
+	const char **ips;
+	size_t n;
+};
+
+static bool seen(const struct seen_set *s, const char *ip)
+{
+	return ip && bsearch(&ip, s->ips, s->n, sizeof(*s->ips), cmp_str) != NULL;
+}
+
+/* Whether the address test applies to this event (DESIGN step 1). */
+static bool address_applies(const struct seen_set *s, const struct cid_cor_event *e)
+{
+	if (!e->source_ip)
+		return false;
+	return cid_ip_is_private(e->source_ip) || seen(s, e->source_ip);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The clock offset (capture - CloudTrail) that puts the most compatible
+ * bursts inside the events' one-second windows. */
+static int64_t estimate_offset(const struct cid_cor_event *ev, size_t ne, const struct cid_cor_burst *b, size_t nb,
+			       const struct cid_cor_params *p, const struct seen_set *ss)
+{
+	int64_t *d = NULL;
+	size_t nd = 0, cap = 0, best = 0;
+	int64_t best_off = 0, width = 1 * US + 2 * (p->skew_us < US / 4 ? p->skew_us : US / 4);
+	for (size_t i = 0; i < ne; i++) {
+		size_t k = lower_bound(b, nb, ev[i].time_us - p->auto_range_us);
+		bool addr = address_applies(ss, &ev[i]);
+		unsigned taken = 0;
+		for (; k < nb && b[k].ts_us <= ev[i].time_us + p->auto_range_us + US && taken < 64; k++) {
+			double sc;
+			if (evaluate(&ev[i], &b[k], addr, &sc) != CID_EXCL_NONE)
+				continue;
+			if (nd == cap) {
+				size_t nc = cap ? cap * 2 : 1024;
+				int64_t *nd2 = realloc(d, nc * sizeof(*d));
+				if (!nd2) {
+					free(d);
+					return 0;
+				}
+				d = nd2;
+				cap = nc;
+			}
+			d[nd++] = b[k].ts_us - ev[i].time_us;
+			taken++;
+		}
+	}
+	if (!nd) {
+		free(d);
+		return 0;
+	}
+	qsort(d, nd, sizeof(*d), cmp_i64);
+	/* widest-populated window of `width` over the sorted deltas; ties go
+	 * to the offset nearest zero */
+	for (size_t lo = 0, hi = 0; lo < nd; lo++) {
+		int64_t off;
+		while (hi < nd && d[hi] - d[lo] <= width)
+			hi++;
+		off = d[lo] - (width - US) / 2;
+		if (hi - lo > best || (hi - lo == best && llabs(off) < llabs(best_off))) {
+			best = hi - lo;
+			best_off = off;
+		}
+	}
+	free(d);
+	return best_off;
+}
+
+struct cand {
+	size_t burst;
+	double score;
+};
+
+struct evstate {
+	struct cand *c;   /* candidates, best score first */
+	int n;
+	size_t order;     /* event index */
+};
+
+static int cmp_cand(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	if (x->score != y->score)
+		return x->score < y->score ? 1 : -1;
+	return (x->burst > y->burst) - (x->burst < y->burst);
+}
+
+struct order_key {
+	int n;          /* candidates */
+	int64_t time_us;
+	size_t idx;
+};
+
+static int cmp_order(const void *a, const void *b)
+{
+	const struct order_key *x = a, *y = b;
+	/* most constrained first, then by time */
+	if (x->n != y->n)
+		return x->n < y->n ? -1 : 1;
+	if (x->time_us != y->time_us)
+		return x->time_us < y->time_us ? -1 : 1;
+	return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+void cid_cor_explain(const struct cid_cor_event *e, const struct cid_cor_burst *bursts, size_t num_bursts,
+		     const struct cid_cor_params *p, int64_t offset_us,
+		     void (*fn)(void *ctx, size_t burst, enum cid_cor_excl why, double score), void *ctx)
+{
+	const char **ips = malloc((num_bursts ? num_bursts : 1) * sizeof(*ips));
+	struct seen_set ss = {ips, 0};
+	int64_t lo = e->time_us + offset_us - p->skew_us, hi = e->time_us + offset_us + US + p->skew_us;
+	bool addr;
+	if (!ips)
+		return;
+	for (size_t i = 0; i < num_bursts; i++)
+		if (bursts[i].client_ip)
+			ips[ss.n++] = bursts[i].client_ip;
+	qsort(ips, ss.n, sizeof(*ips), cmp_str);
+	addr = address_applies(&ss, e);
+	for (size_t k = lower_bound(bursts, num_bursts, lo); k < num_bursts && bursts[k].ts_us <= hi; k++) {
+		double sc = 0;
+		enum cid_cor_excl x = evaluate(e, &bursts[k], addr, &sc);
+		fn(ctx, k, x, x == CID_EXCL_NONE ? sc : 0);
+	}
+	free(ips);
+}
+
+int cid_correlate(struct cid_cor_result *res, int64_t *offset_used, const struct cid_cor_event *ev, size_t ne,
+		  const struct cid_cor_burst *b, size_t nb, const struct cid_cor_params *p)
+{
+	struct seen_set ss = {NULL, 0};
+	struct evstate *st = NULL;
+	struct order_key *order = NULL;
+	bool *taken = NULL;
+	int64_t off, span_lo = nb ? b[0].ts_us : 0, span_hi = nb ? b[nb - 1].ts_us : 0;
+	int rc = -CID_ENOMEM;
+
+	ss.ips = malloc((nb ? nb : 1) * sizeof(*ss.ips));
+	st = calloc(ne ? ne : 1, sizeof(*st));
+	order = malloc((ne ? ne : 1) * sizeof(*order));
+	taken = calloc(nb ? nb : 1, sizeof(*taken));
+	if (!ss.ips || !st || !order || !taken)
+		goto out;
+	for (size_t i = 0; i < nb; i++)
+		if (b[i].client_ip)
+			ss.ips[ss.n++] = b[i].client_ip;
+	qsort(ss.ips, ss.n, sizeof(*ss.ips), cmp_str);
+
+	off = p->auto_offset ? estimate_offset(ev, ne, b, nb, p, &ss) : p->offset_us;
+	*offset_used = off;
+
+	/* 1. candidates */
+	for (size_t i = 0; i < ne; i++) {
+		struct cid_cor_result *r = &res[i];
+		const struct cid_cor_event *e = &ev[i];
+		int64_t lo = e->time_us + off - p->skew_us, hi = e->time_us + off + US + p->skew_us;
+		size_t k = lower_bound(b, nb, lo);
+		int cap = 0;
+		memset(r, 0, sizeof(*r));
+		r->burst = -1;
+		r->address_checked = address_applies(&ss, e);
+		if (r->address_checked && !seen(&ss, e->source_ip))
+			r->unmatched |= CID_UNM_ADDRESS_UNSEEN;
+		for (; k < nb && b[k].ts_us <= hi; k++) {
+			double sc;
+			enum cid_cor_excl x = evaluate(e, &b[k], r->address_checked, &sc);
+			if (x != CID_EXCL_NONE) {
+				r->excluded[x]++;
+				continue;
+			}
+			if (st[i].n == cap) {
+				int ncap = cap ? cap * 2 : 4;
+				struct cand *nc;
+				if (ncap > CID_COR_MAX_CANDS * 4)
+					ncap = CID_COR_MAX_CANDS * 4;
+				if (st[i].n >= ncap)
+					continue; /* a very busy window: the rest are alike anyway */
+				nc = realloc(st[i].c, (size_t)ncap * sizeof(*nc));
+				if (!nc)
+					goto out;
+				st[i].c = nc;
+				cap = ncap;
+			}
+			st[i].c[st[i].n].burst = k;
+			st[i].c[st[i].n].score = sc;
+			st[i].n++;
+		}
+		r->num_cands = st[i].n;
+		if (st[i].n > 1)
+			qsort(st[i].c, (size_t)st[i].n, sizeof(*st[i].c), cmp_cand);
+		if (!st[i].n) {
+			bool any_excl = false;
+			for (int x = 1; x < CID_EXCL__COUNT; x++)
+				any_excl |= r->excluded[x] != 0;
+			if (any_excl)
+				r->unmatched |= CID_UNM_ALL_EXCLUDED;
+			else
+				r->unmatched |= CID_UNM_NO_BURST_IN_WINDOW;
+			if (!nb || e->time_us + off + US + p->skew_us < span_lo || e->time_us + off - p->skew_us > span_hi)
+				r->unmatched |= CID_UNM_OUTSIDE_CAPTURE;
+		}
+	}
+
+	/* 2-3. assignment, most constrained first */
+	for (size_t i = 0; i < ne; i++) {
+		order[i].n = st[i].n;
+		order[i].time_us = ev[i].time_us;
+		order[i].idx = i;
+	}
+	qsort(order, ne, sizeof(*order), cmp_order);
+	for (size_t oi = 0; oi < ne; oi++) {
+		size_t i = order[oi].idx;
+		struct cid_cor_result *r = &res[i];
+		struct evstate *s = &st[i];
+		double best = 0;
+		int first = -1, num_avail = 0;
+		long pick = -1;
+		int64_t want = ev[i].time_us + off + US / 2, pick_d = 0;
+		if (!s->n)
+			continue;
+		/* the best available score sets the tier */
+		for (int c = 0; c < s->n; c++)
+			if (!taken[s->c[c].burst]) {
+				first = c;
+				best = s->c[c].score;
+				break;
+			}
+		if (first < 0) {
+			r->unmatched |= CID_UNM_TAKEN;
+			continue;
+		}
+		r->num_owners = 0;
+		for (int c = first; c < s->n && s->c[c].score > best - ALIKE; c++) {
+			const struct cid_cor_burst *bb = &b[s->c[c].burst];
+			bool known = false;
+			int64_t dist;
+			if (taken[s->c[c].burst])
+				continue;
+			num_avail++;
+			for (int o = 0; o < r->num_owners; o++)
+				known |= r->owners[o] == bb->owner;
+			if (!known && r->num_owners < CID_COR_MAX_OWNERS)
+				r->owners[r->num_owners++] = bb->owner;
+			/* within one owner, the burst nearest the expected time */
+			dist = llabs(bb->ts_us - want);
+			if (pick < 0 || dist < pick_d) {
+				pick = (long)s->c[c].burst;
+				pick_d = dist;
+			}
+		}
+		r->score = best;
+		if (r->num_owners == 1) {
+			double conf = 0.95;
+			const struct cid_cor_burst *bb = &b[pick];
+			r->verdict = CID_ATTRIBUTED;
+			r->burst = pick;
+			taken[pick] = true;
+			if (!r->address_checked)
+				conf -= 0.15;
+			if (!bb->handshake)
+				conf -= 0.25;
+			/* a weaker candidate with another owner still exists */
+			for (int c = 0; c < s->n; c++)
+				if (!taken[s->c[c].burst] && b[s->c[c].burst].owner != bb->owner) {
+					conf -= 0.1;
+					break;
+				}
+			r->confidence = conf;
+		} else {
+			r->verdict = CID_AMBIGUOUS;
+			r->confidence = 0.9 / r->num_owners;
+		}
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; st && i < ne; i++)
+		free(st[i].c);
+	free(st);
+	free(order);
+	free(taken);
+	free(ss.ips);
+	return rc;
+}

@@ -1,0 +1,252 @@
+/* test_correlate.c - the matching core on hand-built rows. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "callerid/correlate.h"
+
+#define S 1000000LL
+#define T0 (1700000000LL * S)
+
+static struct cid_cor_event ev(int64_t t, const char *ip, const char *ver, const char *cipher)
+{
+	struct cid_cor_event e = {T0 + t, ip, "ec2.us-east-1.amazonaws.com", ver, cipher};
+	return e;
+}
+
+static struct cid_cor_burst bu(int64_t t, const char *ip, const char *ver, const char *cipher, int owner)
+{
+	struct cid_cor_burst b = {T0 + t, ip, "ec2.us-east-1.amazonaws.com", ver, cipher, ver != NULL, owner};
+	return b;
+}
+
+static void run(struct cid_cor_result *r, const struct cid_cor_event *e, size_t ne, const struct cid_cor_burst *b,
+		size_t nb, bool autooff, int64_t *off)
+{
+	struct cid_cor_params p;
+	int64_t o = 0;
+	cid_cor_params_default(&p);
+	p.auto_offset = autooff;
+	assert_int_equal(cid_correlate(r, &o, e, ne, b, nb, &p), 0);
+	if (off)
+		*off = o;
+}
+
+static void test_single_match(void **state)
+{
+	struct cid_cor_event e[] = {ev(10 * S, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256")};
+	struct cid_cor_burst b[] = {bu(10 * S + 300000, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", 7)};
+	struct cid_cor_result r[1];
+	(void)state;
+	run(r, e, 1, b, 1, false, NULL);
+	assert_int_equal(r[0].verdict, CID_ATTRIBUTED);
+	assert_int_equal(r[0].burst, 0);
+	assert_true(r[0].address_checked);
+	assert_true(r[0].confidence > 0.9);
+}
+
+static void test_keepalive_many_calls(void **state)
+{
+	/* one owner, one connection, ten calls two seconds apart */
+	struct cid_cor_event e[10];
+	struct cid_cor_burst b[10];
+	struct cid_cor_result r[10];
+	(void)state;
+	for (int i = 0; i < 10; i++) {
+		e[9 - i] = ev(i * 2 * S, "10.0.0.10", "TLSv1.3", "TLS_AES_128_GCM_SHA256"); /* unordered */
+		b[i] = bu(i * 2 * S + 200000, "10.0.0.10", "TLSv1.3", "TLS_AES_128_GCM_SHA256", 1);
+	}
+	run(r, e, 10, b, 10, false, NULL);
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(r[i].verdict, CID_ATTRIBUTED);
+		/* each event took the burst of its own call */
+		assert_int_equal(b[r[i].burst].ts_us - e[i].time_us, 200000);
+	}
+}
+
+static void test_two_owners_same_second_ambiguous(void **state)
+{
+	struct cid_cor_event e[] = {ev(5 * S, "10.0.0.10", "TLSv1.2", "AES128-GCM-SHA256"),
+				    ev(5 * S, "10.0.0.10", "TLSv1.2", "AES128-GCM-SHA256")};
+	struct cid_cor_burst b[] = {bu(5 * S + 100000, "10.0.0.10", "TLSv1.2", "AES128-GCM-SHA256", 1),
+				    bu(5 * S + 400000, "10.0.0.10", "TLSv1.2", "AES128-GCM-SHA256", 2)};
+	struct cid_cor_result r[2];
+	(void)state;
+	run(r, e, 2, b, 2, false, NULL);
+	/* never a guess */
+	assert_int_equal(r[0].verdict, CID_AMBIGUOUS);
+	assert_int_equal(r[1].verdict, CID_AMBIGUOUS);
+	assert_int_equal(r[0].num_owners, 2);
+	assert_true(r[0].confidence <= 0.5);
+}
+
+static void test_tls_version_separates(void **state)
+{
+	struct cid_cor_event e[] = {ev(5 * S, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256"),
+				    ev(5 * S, "10.0.0.10", "TLSv1.3", "TLS_AES_128_GCM_SHA256")};
+	struct cid_cor_burst b[] = {bu(5 * S + 100000, "10.0.0.10", "TLSv1.3", "TLS_AES_128_GCM_SHA256", 1),
+				    bu(5 * S + 400000, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", 2)};
+	struct cid_cor_result r[2];
+	(void)state;
+	run(r, e, 2, b, 2, false, NULL);
+	assert_int_equal(r[0].verdict, CID_ATTRIBUTED);
+	assert_int_equal(b[r[0].burst].owner, 2);
+	assert_int_equal(r[1].verdict, CID_ATTRIBUTED);
+	assert_int_equal(b[r[1].burst].owner, 1);
+	assert_int_equal(r[0].excluded[CID_EXCL_VERSION], 1);
+}
+
+static void test_cipher_mismatch_unmatched(void **state)
+{
+	struct cid_cor_event e[] = {ev(5 * S, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES256-GCM-SHA384")};
+	struct cid_cor_burst b[] = {bu(5 * S, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", 1)};
+	struct cid_cor_result r[1];
+	(void)state;
+	run(r, e, 1, b, 1, false, NULL);
+	assert_int_equal(r[0].verdict, CID_UNMATCHED);
+	assert_true(r[0].unmatched & CID_UNM_ALL_EXCLUDED);
+	assert_int_equal(r[0].excluded[CID_EXCL_CIPHER], 1);
+}
+
+static void test_outside_capture(void **state)
+{
+	struct cid_cor_event e[] = {ev(500 * S, "10.0.0.10", NULL, NULL)};
+	struct cid_cor_burst b[] = {bu(5 * S, "10.0.0.10", "TLSv1.2", "X", 1)};
+	struct cid_cor_result r[1];
+	(void)state;
+	run(r, e, 1, b, 1, false, NULL);
+	assert_int_equal(r[0].verdict, CID_UNMATCHED);
+	assert_true(r[0].unmatched & CID_UNM_OUTSIDE_CAPTURE);
+}
+
+static void test_other_host(void **state)
+{
+	/* a private source address never seen in the capture: another node */
+	struct cid_cor_event e[] = {ev(5 * S, "10.0.0.99", NULL, NULL)};
+	struct cid_cor_burst b[] = {bu(5 * S, "10.0.0.10", "TLSv1.2", "X", 1)};
+	struct cid_cor_result r[1];
+	(void)state;
+	run(r, e, 1, b, 1, false, NULL);
+	assert_int_equal(r[0].verdict, CID_UNMATCHED);
+	assert_true(r[0].unmatched & CID_UNM_ADDRESS_UNSEEN);
+}
+
+static void test_public_source_drops_address(void **state)
+{
+	/* behind a NAT gateway CloudTrail shows its public address */
+	struct cid_cor_event e[] = {ev(5 * S, "203.0.113.7", "TLSv1.2", "X")};
+	struct cid_cor_burst b[] = {bu(5 * S, "10.0.0.10", "TLSv1.2", "X", 1)};
+	struct cid_cor_result r[1];
+	(void)state;
+	run(r, e, 1, b, 1, false, NULL);
+	assert_int_equal(r[0].verdict, CID_ATTRIBUTED);
+	assert_false(r[0].address_checked);
+	assert_true(r[0].confidence < 0.9);
+}
+
+static void test_midstream_lower_confidence(void **state)
+{
+	struct cid_cor_event e[] = {ev(5 * S, "10.0.0.10", "TLSv1.2", "X")};
+	struct cid_cor_burst b[] = {bu(5 * S, "10.0.0.10", NULL, NULL, 1)};
+	struct cid_cor_result r[1];
+	(void)state;
+	run(r, e, 1, b, 1, false, NULL);
+	assert_int_equal(r[0].verdict, CID_ATTRIBUTED);
+	assert_true(r[0].confidence < 0.75);
+}
+
+static void test_forced_assignment(void **state)
+{
+	/* e1 could be A or B, but e0 can only be B (TLS), and B made one call:
+	 * e1 is A's */
+	struct cid_cor_event e[] = {ev(5 * S, "10.0.0.10", "TLSv1.3", NULL), ev(5 * S, "10.0.0.10", NULL, NULL)};
+	struct cid_cor_burst b[] = {bu(5 * S + 1000, "10.0.0.10", "TLSv1.2", "X", 1),
+				    bu(5 * S + 2000, "10.0.0.10", "TLSv1.3", "Y", 2)};
+	struct cid_cor_result r[2];
+	(void)state;
+	run(r, e, 2, b, 2, false, NULL);
+	assert_int_equal(r[0].verdict, CID_ATTRIBUTED);
+	assert_int_equal(b[r[0].burst].owner, 2);
+	assert_int_equal(r[1].verdict, CID_ATTRIBUTED);
+	assert_int_equal(b[r[1].burst].owner, 1);
+}
+
+static void test_skew_auto(void **state)
+{
+	/* the capture clock runs 42 s ahead of CloudTrail's */
+	struct cid_cor_event e[20];
+	struct cid_cor_burst b[20];
+	struct cid_cor_result r[20];
+	int64_t off = 0;
+	(void)state;
+	for (int i = 0; i < 20; i++) {
+		e[i] = ev(i * 7 * S, "10.0.0.10", "TLSv1.2", "X");
+		b[i] = bu(i * 7 * S + 42 * S + 300000, "10.0.0.10", "TLSv1.2", "X", 1);
+	}
+	run(r, e, 20, b, 20, false, NULL);
+	assert_int_equal(r[3].verdict, CID_UNMATCHED);
+	run(r, e, 20, b, 20, true, &off);
+	assert_true(off > 41 * S && off < 43 * S);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(r[i].verdict, CID_ATTRIBUTED);
+}
+
+static void test_more_events_than_bursts(void **state)
+{
+	struct cid_cor_event e[] = {ev(5 * S, "10.0.0.10", NULL, NULL), ev(5 * S, "10.0.0.10", NULL, NULL)};
+	struct cid_cor_burst b[] = {bu(5 * S, "10.0.0.10", "TLSv1.2", "X", 1)};
+	struct cid_cor_result r[2];
+	(void)state;
+	run(r, e, 2, b, 1, false, NULL);
+	assert_int_equal(r[0].verdict + r[1].verdict, CID_ATTRIBUTED + CID_UNMATCHED);
+	assert_true((r[0].unmatched | r[1].unmatched) & CID_UNM_TAKEN);
+}
+
+static void test_private_ranges(void **state)
+{
+	(void)state;
+	assert_true(cid_ip_is_private("10.1.2.3"));
+	assert_true(cid_ip_is_private("172.20.0.1"));
+	assert_false(cid_ip_is_private("172.32.0.1"));
+	assert_true(cid_ip_is_private("192.168.1.1"));
+	assert_true(cid_ip_is_private("100.64.0.1"));
+	assert_true(cid_ip_is_private("fd00::1"));
+	assert_false(cid_ip_is_private("8.8.8.8"));
+	assert_false(cid_ip_is_private("ec2.amazonaws.com"));
+	assert_false(cid_ip_is_private(NULL));
+}
+
+static void test_empty(void **state)
+{
+	struct cid_cor_result r[1];
+	struct cid_cor_event e[] = {ev(5 * S, "10.0.0.10", NULL, NULL)};
+	(void)state;
+	run(r, e, 1, NULL, 0, true, NULL);
+	assert_int_equal(r[0].verdict, CID_UNMATCHED);
+	run(r, e, 0, NULL, 0, true, NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_single_match),
+		cmocka_unit_test(test_keepalive_many_calls),
+		cmocka_unit_test(test_two_owners_same_second_ambiguous),
+		cmocka_unit_test(test_tls_version_separates),
+		cmocka_unit_test(test_cipher_mismatch_unmatched),
+		cmocka_unit_test(test_outside_capture),
+		cmocka_unit_test(test_other_host),
+		cmocka_unit_test(test_public_source_drops_address),
+		cmocka_unit_test(test_midstream_lower_confidence),
+		cmocka_unit_test(test_forced_assignment),
+		cmocka_unit_test(test_skew_auto),
+		cmocka_unit_test(test_more_events_than_bursts),
+		cmocka_unit_test(test_private_ranges),
+		cmocka_unit_test(test_empty),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
