@@ -13,6 +13,7 @@
 
 #include "callerid/cli.h"
 #include "callerid/flow.h"
+#include "callerid/natlink.h"
 #include "callerid/output.h"
 #include "callerid/pcapfile.h"
 #include "callerid/store.h"
@@ -341,6 +342,9 @@ int cid_cmd_read(int argc, char **argv)
 					      cid_pcapfile_records(rc.pf), 0, 0);
 			if (cid_store_flush(rc.store) < 0) {
 				cid_cli_err("read", "%s", cid_store_errmsg(rc.store));
+				status = 1;
+			} else if (cid_natlink_build(rc.store, rc.capture_id) < 0) {
+				cid_cli_err("read", "%s: NAT links: %s", path, sqlite3_errmsg(cid_store_db(rc.store)));
 				status = 1;
 			}
 		}
