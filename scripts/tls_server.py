@@ -5,8 +5,14 @@ endpoint behind a VPC interface endpoint.
 Every request (any method, any path) gets a small JSON body with a
 Content-Length, so a client can make several requests ("API calls") on one
 connection. One JSON line per request goes to --log (or stderr): time, peer
-address and port, method, path, Host, the TLS version and cipher. The lab
-tests read it to check which source address the server saw (after SNAT).
+address and port, method, path, Host, the TLS version and cipher, plus what
+an API front end would see inside TLS: User-Agent, the form body's Action and
+parameters, the SigV4 access key id, the amz-sdk-invocation-id header, and a
+connection serial number with the request's index on that connection. The lab
+tests read it to check which source address the server saw (after SNAT);
+scripts/scenario_cloudtrail.py turns it into CloudTrail records. With
+--log-completion a request is logged after its answer was sent, "time" being
+that completion time (CloudTrail's eventTime) and "time_received" the arrival.
 
 TLS 1.3 cipher suites cannot be chosen through Python's ssl module; run the
 server with OPENSSL_CONF pointing at a config with a "Ciphersuites" line to
@@ -14,7 +20,7 @@ restrict them (scripts/make-captures.sh does).
 
 Usage: tls_server.py --cert C --key K [--bind ADDR]... [--port 443]
                      [--min-version 1.2] [--max-version 1.3] [--ciphers TLS12LIST]
-                     [--log FILE]
+                     [--log FILE] [--log-completion]
 """
 
 import argparse
@@ -26,6 +32,7 @@ import ssl
 import sys
 import threading
 import time
+import urllib.parse
 
 VERSIONS = {
     "1.2": ssl.TLSVersion.TLSv1_2,
@@ -41,12 +48,35 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self):
         self.request.do_handshake()
+        self.conn_serial = self.server.next_conn()
+        self.conn_requests = 0
         super().setup()
 
+    def _api_fields(self, body):
+        """What an AWS API front end reads from the decrypted request."""
+        hdr = self.headers
+        rec = {"user_agent": hdr.get("User-Agent"),
+               "invocation_id": hdr.get("amz-sdk-invocation-id")}
+        auth = hdr.get("Authorization") or ""
+        # SigV4: "AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request, ..."
+        cred = auth.partition("Credential=")[2].split(",")[0]
+        rec["access_key_id"] = cred.split("/")[0] if cred else None
+        form = {}
+        ctype = (hdr.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype == "application/x-www-form-urlencoded" and body:
+            form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace"),
+                                               keep_blank_values=True))
+        rec["action"] = form.get("Action")
+        rec["form"] = form
+        return rec
+
     def _answer(self):
+        received = time.time()
         length = int(self.headers.get("Content-Length") or 0)
+        body = b""
         if length > 0:
-            self.rfile.read(min(length, 1 << 20))
+            body = self.rfile.read(min(length, 1 << 20))
+        self.conn_requests += 1
         tls = self.connection
         rec = {
             "time": time.time(),
@@ -58,14 +88,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "host": self.headers.get("Host"),
             "tls_version": tls.version(),
             "cipher": tls.cipher()[0],
+            "conn": self.conn_serial,
+            "conn_request": self.conn_requests,
         }
-        self.server.log_line(json.dumps(rec, sort_keys=True))
-        body = json.dumps({"ok": True, "n": self.server.count()}).encode() + b"\n"
+        rec.update(self._api_fields(body))
+        if not self.server.log_completion:
+            self.server.log_line(json.dumps(rec, sort_keys=True))
+        answer = json.dumps({"ok": True, "n": self.server.count()}).encode() + b"\n"
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(answer)
+        self.wfile.flush()
+        if self.server.log_completion:
+            rec["time_received"] = received
+            rec["time"] = time.time()
+            self.server.log_line(json.dumps(rec, sort_keys=True))
 
     do_GET = _answer
     do_POST = _answer
@@ -84,6 +123,8 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self._logf = logf
         self._lock = lock
         self._n = 0
+        self.conn_counter = [0]  # main() shares one between all addresses
+        self.log_completion = False
         super().__init__(addr, Handler)
 
     def get_request(self):
@@ -104,6 +145,12 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
             self._logf.write(line + "\n")
             self._logf.flush()
 
+    def next_conn(self):
+        """Serial number of a connection, shared by all bound addresses."""
+        with self._lock:
+            self.conn_counter[0] += 1
+            return self.conn_counter[0]
+
     def count(self):
         with self._lock:
             self._n += 1
@@ -120,6 +167,8 @@ def main():
     ap.add_argument("--max-version", choices=VERSIONS, default="1.3")
     ap.add_argument("--ciphers", help="TLS 1.2 cipher list (OpenSSL syntax)")
     ap.add_argument("--log")
+    ap.add_argument("--log-completion", action="store_true",
+                    help="log each request after its answer was sent")
     args = ap.parse_args()
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -133,6 +182,10 @@ def main():
     logf = open(args.log, "a", encoding="utf-8") if args.log else sys.stderr
     lock = threading.Lock()
     servers = [Server((b, args.port), ctx, logf, lock) for b in (args.bind or ["0.0.0.0"])]
+    shared = [0]
+    for s in servers:
+        s.log_completion = args.log_completion
+        s.conn_counter = shared
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
     for t in threads:
         t.start()

@@ -9,8 +9,12 @@
  *     cipher equal whenever both sides know them (a mismatch excludes);
  *     the client address as the endpoint saw it = sourceIPAddress, unless
  *     that address cannot be local (public, or an AWS service name);
- *  2. candidates whose scores are alike form the event's tier; time inside
- *     the window never separates candidates (eventTime is too coarse);
+ *  2. candidates whose scores are alike form the event's tier. Time
+ *     separates candidates only by the second it falls in: a burst whose
+ *     answer (the server's first reply: the call's completion, which
+ *     eventTime records truncated to the second) lies in the event's own
+ *     second, give or take CID_COR_SLOT_SLACK_US, scores higher than one
+ *     that is only inside the widened window; finer time never counts;
  *  3. events are assigned most-constrained first; an event whose available
  *     tier has one owner is attributed (and takes a burst), one whose tier
  *     has several owners is ambiguous (and takes none).
@@ -29,8 +33,11 @@ struct cid_cor_event {
 	const char *cipher;      /* NULL unknown */
 };
 
+#define CID_COR_SLOT_SLACK_US 50000 /* capture-side delay of the answer */
+
 struct cid_cor_burst {
 	int64_t ts_us;
+	int64_t answer_us;       /* first answer byte; 0 when none was seen */
 	const char *client_ip;   /* as the endpoint saw it (the outer flow after SNAT) */
 	const char *sni;         /* NULL unknown */
 	const char *tls_version; /* NULL unknown (no handshake in the capture) */

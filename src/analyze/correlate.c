@@ -65,11 +65,13 @@ static bool version_eq(const char *ev, const char *fl)
 	return !strncmp(fl, "TLSv", 4) && !strcmp(ev, fl + 4);
 }
 
-/* Shared candidate test. *addr_checked tells whether the address counted. */
+/* Shared candidate test; slot_us is the start of the event's second on the
+ * capture clock (eventTime + offset). */
 static enum cid_cor_excl evaluate(const struct cid_cor_event *e, const struct cid_cor_burst *b, bool check_addr,
-				  double *score)
+				  int64_t slot_us, double *score)
 {
 	double s = 1.0;
+	int64_t t = b->answer_us ? b->answer_us : b->ts_us;
 	if (e->host && b->sni) {
 		if (strcasecmp(e->host, b->sni))
 			return CID_EXCL_HOST;
@@ -92,6 +94,9 @@ static enum cid_cor_excl evaluate(const struct cid_cor_event *e, const struct ci
 	}
 	if (!b->handshake)
 		s -= 0.5;
+	/* the call completed in the event's own second */
+	if (t >= slot_us - CID_COR_SLOT_SLACK_US && t < slot_us + US + CID_COR_SLOT_SLACK_US)
+		s += ALIKE;
 	*score = s;
 	return CID_EXCL_NONE;
 }
@@ -153,7 +158,7 @@ static int64_t estimate_offset(const struct cid_cor_event *ev, size_t ne, const 
 		unsigned taken = 0;
 		for (; k < nb && b[k].ts_us <= ev[i].time_us + p->auto_range_us + US && taken < 64; k++) {
 			double sc;
-			if (evaluate(&ev[i], &b[k], addr, &sc) != CID_EXCL_NONE)
+			if (evaluate(&ev[i], &b[k], addr, 0, &sc) != CID_EXCL_NONE)
 				continue;
 			if (nd == cap) {
 				size_t nc = cap ? cap * 2 : 1024;
@@ -243,7 +248,7 @@ void cid_cor_explain(const struct cid_cor_event *e, const struct cid_cor_burst *
 	addr = address_applies(&ss, e);
 	for (size_t k = lower_bound(bursts, num_bursts, lo); k < num_bursts && bursts[k].ts_us <= hi; k++) {
 		double sc = 0;
-		enum cid_cor_excl x = evaluate(e, &bursts[k], addr, &sc);
+		enum cid_cor_excl x = evaluate(e, &bursts[k], addr, e->time_us + offset_us, &sc);
 		fn(ctx, k, x, x == CID_EXCL_NONE ? sc : 0);
 	}
 	free(ips);
@@ -287,7 +292,7 @@ int cid_correlate(struct cid_cor_result *res, int64_t *offset_used, const struct
 			r->unmatched |= CID_UNM_ADDRESS_UNSEEN;
 		for (; k < nb && b[k].ts_us <= hi; k++) {
 			double sc;
-			enum cid_cor_excl x = evaluate(e, &b[k], r->address_checked, &sc);
+			enum cid_cor_excl x = evaluate(e, &b[k], r->address_checked, e->time_us + off, &sc);
 			if (x != CID_EXCL_NONE) {
 				r->excluded[x]++;
 				continue;

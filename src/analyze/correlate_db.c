@@ -437,7 +437,7 @@ static int load_bursts(struct ctx *c, int64_t lo, int64_t hi, struct cid_cor_bur
 	 * endpoint saw, the inner one names the pod. */
 	static const char q[] =
 		"SELECT r.id, r.flow_id, r.ts_us, f.client_ip, f.server_ip, f.server_port, t.sni, t.version,"
-		" t.cipher, t.status, n.inner_flow_id, n.method, fi.client_ip, f.first_us"
+		" t.cipher, t.status, n.inner_flow_id, n.method, fi.client_ip, f.first_us, r.answer_us"
 		" FROM request r JOIN flow f ON f.id = r.flow_id"
 		" LEFT JOIN tls t ON t.flow_id = f.id"
 		" LEFT JOIN nat_link n ON n.outer_flow_id = f.id"
@@ -490,6 +490,7 @@ static int load_bursts(struct ctx *c, int64_t lo, int64_t hi, struct cid_cor_bur
 		br[n].nat_method = intern(&c->strs, (const char *)sqlite3_column_text(st, 11));
 		br[n].inner_client_ip = intern(&c->strs, (const char *)sqlite3_column_text(st, 12));
 		br[n].flow_first_us = sqlite3_column_int64(st, 13);
+		b[n].answer_us = sqlite3_column_int64(st, 14);
 		owner = find_flow(c, flow_id);
 		if (owner < 0) {
 			const char *key = br[n].inner_client_ip ? br[n].inner_client_ip : b[n].client_ip;

@@ -20,7 +20,8 @@ static struct cid_cor_event ev(int64_t t, const char *ip, const char *ver, const
 
 static struct cid_cor_burst bu(int64_t t, const char *ip, const char *ver, const char *cipher, int owner)
 {
-	struct cid_cor_burst b = {T0 + t, ip, "ec2.us-east-1.amazonaws.com", ver, cipher, ver != NULL, owner};
+	struct cid_cor_burst b = {.ts_us = T0 + t, .client_ip = ip, .sni = "ec2.us-east-1.amazonaws.com",
+				  .tls_version = ver, .cipher = cipher, .handshake = ver != NULL, .owner = owner};
 	return b;
 }
 
@@ -206,6 +207,31 @@ static void test_more_events_than_bursts(void **state)
 	assert_true((r[0].unmatched | r[1].unmatched) & CID_UNM_TAKEN);
 }
 
+static void test_answer_second_separates(void **state)
+{
+	/* A calls at 4.3 (answered 4.4), B at 5.3 (answered 5.4): the event of
+	 * second 4 is A's, the event of second 5 is B's, although both bursts
+	 * lie inside both widened windows */
+	struct cid_cor_event e[] = {ev(4 * S, "10.0.0.10", "TLSv1.3", "X"), ev(5 * S, "10.0.0.10", "TLSv1.3", "X")};
+	struct cid_cor_burst b[] = {bu(4 * S + 300000, "10.0.0.10", "TLSv1.3", "X", 1),
+				    bu(5 * S + 300000, "10.0.0.10", "TLSv1.3", "X", 2)};
+	struct cid_cor_result r[2];
+	(void)state;
+	b[0].answer_us = b[0].ts_us + 100000;
+	b[1].answer_us = b[1].ts_us + 100000;
+	run(r, e, 2, b, 2, false, NULL);
+	assert_int_equal(r[0].verdict, CID_ATTRIBUTED);
+	assert_int_equal(b[r[0].burst].owner, 1);
+	assert_int_equal(r[1].verdict, CID_ATTRIBUTED);
+	assert_int_equal(b[r[1].burst].owner, 2);
+	/* a call answered at 5.02 may be the event of second 4 or 5: with two
+	 * owners there, ambiguous */
+	b[0].answer_us = T0 + 5 * S + 20000;
+	b[1].answer_us = T0 + 5 * S + 20000;
+	run(r, e, 1, b, 2, false, NULL);
+	assert_int_equal(r[0].verdict, CID_AMBIGUOUS);
+}
+
 static void test_private_ranges(void **state)
 {
 	(void)state;
@@ -245,6 +271,7 @@ int main(void)
 		cmocka_unit_test(test_forced_assignment),
 		cmocka_unit_test(test_skew_auto),
 		cmocka_unit_test(test_more_events_than_bursts),
+		cmocka_unit_test(test_answer_second_separates),
 		cmocka_unit_test(test_private_ranges),
 		cmocka_unit_test(test_empty),
 	};
