@@ -1,25 +1,34 @@
 #!/bin/sh
-# `make demo`: the offline pipeline on real captures from captures/.
-# Reads the captures into a fresh database, lists the TLS flows with their
-# request bursts, then loads the demo CloudTrail records and prints the
-# investigator's summary. (The correlator that names the caller from these
-# is the next step of the project; see the README.)
+# `make demo`: the incident of ORIGIN.md, replayed from captures/demo.
+# A real capture (tcpdump -i any on a lab node), the CloudTrail files the
+# calls produced, and kubectl snapshots go through read -> ingest -> k8s ->
+# correlate, and the summary names who called DescribeTags.
 set -eu
 CALLERID=${CALLERID:-build/rel/callerid}
 cd "$(dirname "$0")/.."
-DB=$(mktemp -d "${TMPDIR:-/tmp}/callerid-demo.XXXXXX")/demo.db
-trap 'rm -rf "$(dirname "$DB")"' EXIT INT TERM
+D=captures/demo
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/callerid-demo.XXXXXX")
+DB=$TMP/demo.db
+trap 'rm -rf "$TMP"' EXIT INT TERM
 
-echo "== callerid read: a pod behind SNAT and a hostNetwork client, captured with tcpdump -i any"
-"$CALLERID" read --db "$DB" captures/pod-snat-sll2.pcap captures/tls13-keepalive-sll2.pcap captures/tls12-sll2.pcap
-echo
-echo "== callerid flows: what was stored"
-"$CALLERID" flows --db "$DB"
-if [ -d captures/cloudtrail ]; then
-	echo
-	echo "== callerid ingest: the CloudTrail files for the same window"
-	"$CALLERID" ingest --db "$DB" captures/cloudtrail
-	echo
-	echo "== callerid events --summary"
-	"$CALLERID" events --db "$DB" --summary
+step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
+
+step "1. read the node's capture (tcpdump -i any, SLL2): flows, TLS, request bursts" \
+	"callerid read --db demo.db $D/capture.pcap"
+"$CALLERID" read --db "$DB" "$D/capture.pcap"
+step "2. ingest the CloudTrail files for the same minutes" "callerid ingest --db demo.db $D/cloudtrail"
+"$CALLERID" ingest --db "$DB" "$D/cloudtrail"
+step "3. what CloudTrail alone says (the Athena step of the story)" \
+	"callerid events --db demo.db --summary --error-code Client.UnauthorizedOperation --top 3"
+"$CALLERID" events --db "$DB" --summary --error-code Client.UnauthorizedOperation --top 3
+step "4. load the kubectl snapshots" "callerid k8s --db demo.db $D/k8s/pods.json $D/k8s/nodes.json"
+"$CALLERID" k8s --db "$DB" "$D/k8s/pods.json" "$D/k8s/nodes.json"
+step "5. name the caller of every unauthorized DescribeTags" \
+	"callerid correlate --db demo.db --event-name DescribeTags"
+"$CALLERID" correlate --db "$DB" --event-name DescribeTags
+step "6. and of every call in the window" "callerid correlate --db demo.db"
+"$CALLERID" correlate --db "$DB" | sed -n '/ events: /,$p'
+if "$CALLERID" timeline --help >/dev/null 2>&1; then
+	"$CALLERID" timeline --db "$DB" --format html -o "$TMP/timeline.html" &&
+		echo "(the timeline: callerid timeline --db demo.db --format html -o timeline.html)"
 fi
