@@ -20,8 +20,8 @@ WARN += -Werror
 endif
 
 override CPPFLAGS += -Iinclude -D_DEFAULT_SOURCE -MMD -MP
-override CFLAGS   += -std=c11 $(WARN) $(PKG_CFLAGS) -fstack-protector-strong -fPIE
-override LDFLAGS  += -pie -Wl,-z,relro,-z,now
+override CFLAGS   += -std=c11 $(WARN) $(PKG_CFLAGS) -fstack-protector-strong -fPIE -pthread
+override LDFLAGS  += -pie -Wl,-z,relro,-z,now -pthread
 
 ifeq ($(SANITIZE),1)
 BUILD := build/san

@@ -18,10 +18,14 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
+	{"capture", cid_cmd_capture, "capture live on this node into flows with TLS metadata (tcpdump replacement)"},
 	{"read", cid_cmd_read, "read pcap/pcapng files into flows with TLS metadata"},
 	{"flows", cid_cmd_flows, "list recorded flows with their TLS columns"},
 	{"ingest", cid_cmd_ingest, "load CloudTrail files (S3 delivery, lookup-events, JSON lines)"},
 	{"events", cid_cmd_events, "list CloudTrail events; --summary for the patterns"},
+	{"timeline", cid_cmd_timeline, "one time-ordered story per owner (text, JSON, HTML)"},
+	{"correlate", cid_cmd_correlate, "name the pod or process behind each CloudTrail event"},
+	{"k8s", cid_cmd_k8s, "load kubectl get pods/nodes -o json snapshots"},
 };
 
 static void usage(FILE *f)

@@ -13,6 +13,7 @@
 
 #include "callerid/cli.h"
 #include "callerid/flow.h"
+#include "callerid/flowq.h"
 #include "callerid/natlink.h"
 #include "callerid/output.h"
 #include "callerid/pcapfile.h"
@@ -30,6 +31,7 @@ struct bpf_slot {
 
 struct read_ctx {
 	struct cid_store *store;
+	struct cid_flowq *q;   /* writer thread; NULL: write synchronously */
 	int64_t capture_id;
 	struct cid_pcapfile *pf;
 	struct tlsline *lines;
@@ -85,7 +87,12 @@ static void on_end(void *ctx, struct cid_flow *f)
 		return;
 	cid_buf_init(&b, 4096);
 	ifaces_text(rc->pf, f, &b);
-	if (cid_store_put_flow(rc->store, rc->capture_id, f, b.len ? cid_buf_str(&b) : NULL) < 0) {
+	if (rc->q) {
+		if (!cid_flowq_put(rc->q, rc->capture_id, f, b.len ? cid_buf_str(&b) : NULL)) {
+			rc->store_failed = 1;
+			snprintf(rc->store_err, sizeof(rc->store_err), "out of memory");
+		}
+	} else if (cid_store_put_flow(rc->store, rc->capture_id, f, b.len ? cid_buf_str(&b) : NULL) < 0) {
 		rc->store_failed = 1;
 		snprintf(rc->store_err, sizeof(rc->store_err), "%s", cid_store_errmsg(rc->store));
 	}
@@ -259,6 +266,7 @@ int cid_cmd_read(int argc, char **argv)
 			cid_cli_err("read", "%s", err);
 			return 1;
 		}
+		rc.q = cid_flowq_new(rc.store, 1024);
 	}
 	rc.lines = cid_tlsline_new(stdout, fmt);
 	cfg.on_tls = on_tls;
@@ -338,6 +346,9 @@ int cid_cmd_read(int argc, char **argv)
 		}
 		cid_engine_flush(eng, CID_END_EOC);
 		if (rc.store) {
+			/* the writer thread hands the store back once it is drained */
+			if (rc.q && cid_flowq_sync(rc.q, rc.store_err, sizeof(rc.store_err)) < 0)
+				rc.store_failed = 1;
 			cid_store_capture_end(rc.store, rc.capture_id, first_ts / 1000, last_ts / 1000,
 					      cid_pcapfile_records(rc.pf), 0, 0);
 			if (cid_store_flush(rc.store) < 0) {
@@ -362,6 +373,7 @@ int cid_cmd_read(int argc, char **argv)
 		if (slots[i].ok)
 			pcap_freecode(&slots[i].prog);
 	cid_tlsline_free(rc.lines);
+	cid_flowq_free(rc.q);
 	cid_store_free(rc.store);
 	return status;
 }

@@ -1,0 +1,126 @@
+/*
+ * live.h - live capture for `callerid capture`: the libpcap adapter (one
+ * handle per interface, polled together), the capture filter built from
+ * the endpoints, and the IMDS request-line reader.
+ *
+ * Only live.c touches libpcap's live API; filter.c is pure except for the
+ * name resolution in cid_filter_resolve (getaddrinfo) and the expression
+ * check in cid_filter_check (pcap_compile on a dead handle).
+ */
+#ifndef CID_LIVE_H
+#define CID_LIVE_H
+
+#include "callerid/common.h"
+
+#define CID_LIVE_MAX_IFACES 32u
+#define CID_LIVE_IFNAME_CACHE 256u       /* ifindex -> name entries kept */
+#define CID_FILTER_MAX_NETS 256u
+#define CID_LIVE_TIMEOUT_MS 100          /* longest a packet waits in the kernel ring */
+#define CID_IMDS_ADDR "169.254.169.254"
+
+/* ---- capture handles (live.c) ------------------------------------------- */
+
+struct cid_live_opts {
+	int snaplen;          /* bytes kept per packet */
+	int buffer_kib;       /* kernel ring size (pcap_set_buffer_size) */
+	bool immediate;       /* deliver each packet as it arrives (else within CID_LIVE_TIMEOUT_MS) */
+	bool nano;            /* ask for nanosecond timestamps where supported */
+};
+
+struct cid_live_pkt {
+	int64_t ts_ns;
+	uint32_t caplen, wirelen;
+	int dlt;
+	uint32_t ifindex;     /* interface index of a named -i; 0 for "any" (SLL2 carries it) */
+	unsigned src;         /* which cid_live_add'ed handle (0, 1, ...) */
+	const uint8_t *data;  /* valid during the callback only */
+};
+
+struct cid_live_stats {
+	uint64_t received;    /* pcap_stats ps_recv, summed over the handles */
+	uint64_t dropped;     /* ps_drop: no room in the kernel buffer */
+	uint64_t if_dropped;  /* ps_ifdrop: dropped by the interface/driver */
+};
+
+struct cid_live;
+
+/* The defaults: snaplen 262144, 32 MiB buffer, not immediate (packets are
+ * delivered in ring blocks at least every CID_LIVE_TIMEOUT_MS), nanoseconds. */
+void cid_live_opts_default(struct cid_live_opts *o);
+/* An empty set of handles. NULL on allocation failure. */
+struct cid_live *cid_live_new(void);
+/* Closes every handle and frees. NULL-safe. */
+void cid_live_free(struct cid_live *l);
+
+/* Opens and activates a capture on ifname ("any" gets LINUX_SLL2 when the
+ * library offers it). warn receives activation warnings ("" when none).
+ * 0, or -CID_EPCAP / -CID_EINVAL with the reason in err. */
+int cid_live_add(struct cid_live *l, const char *ifname, const struct cid_live_opts *o, char *warn,
+		 size_t warn_len, char *err, size_t err_len);
+/* Installs one filter expression on every handle (compiled per handle's
+ * link type). 0 or -CID_EPCAP with the reason in err. bpf_insns gets the
+ * size of the first handle's program; dump (may be NULL) receives its
+ * bpf_image listing when dump_len > 0. */
+int cid_live_setfilter(struct cid_live *l, const char *expr, unsigned *bpf_insns, char *dump,
+		       size_t dump_len, char *err, size_t err_len);
+
+size_t cid_live_count(const struct cid_live *l);
+const char *cid_live_name(const struct cid_live *l, unsigned src);
+int cid_live_dlt(const struct cid_live *l, unsigned src);
+/* libpcap's name of the handle's link type ("LINUX_SLL2", "EN10MB"). */
+const char *cid_live_dlt_name(const struct cid_live *l, unsigned src);
+/* "nano" or "micro": the timestamp precision the handle delivers. */
+const char *cid_live_precision(const struct cid_live *l, unsigned src);
+
+/* Waits up to timeout_ms for packets on any handle and delivers what is
+ * ready through cb. Returns the number of packets delivered (0 on timeout
+ * or when a signal interrupted the wait), or -CID_EPCAP with err set. */
+int cid_live_poll(struct cid_live *l, int timeout_ms, void (*cb)(void *ctx, const struct cid_live_pkt *pkt),
+		  void *ctx, char *err, size_t err_len);
+/* Sums pcap_stats over the handles. 0 or -CID_EPCAP. */
+int cid_live_stats(struct cid_live *l, struct cid_live_stats *st);
+
+/* The name of an interface index in the capture's network namespace
+ * (if_indextoname, cached; "ifN" when unknown). Returns a pointer into the
+ * cache, valid until cid_live_free. */
+const char *cid_live_ifname(struct cid_live *l, uint32_t ifindex);
+
+/* ---- the capture filter (filter.c) -------------------------------------- */
+
+/* Adds the networks of one -e argument to nets[*num_nets..max): an IP or a
+ * CIDR as given, a hostname as all of its addresses (getaddrinfo; duplicates
+ * skipped). 0, or -CID_EINVAL (bad text, no addresses, too many) with err. */
+int cid_filter_resolve(struct cid_net *nets, size_t *num_nets, size_t max, const char *endpoint, char *err,
+		       size_t err_len);
+
+/* Writes the capture's BPF expression into out:
+ *   (ENDPOINTS or IMDS) and (USER)
+ * ENDPOINTS is "host A or net N/P ..." over nets (IPv4 and IPv6), IMDS is
+ * "(host 169.254.169.254 and tcp port 80)" when imds, USER is user_expr.
+ * With no nets the endpoint part is left out (everything is captured,
+ * IMDS included). "" means no filter. false when out is too small. */
+bool cid_filter_build(char *out, size_t out_len, const struct cid_net *nets, size_t num_nets, bool imds,
+		      const char *user_expr);
+
+/* Compiles expr for link type dlt on a dead handle: true when libpcap
+ * accepts it, else false with libpcap's message in err. */
+bool cid_filter_check(const char *expr, int dlt, int snaplen, char *err, size_t err_len);
+
+/* An HTTP/1.x request head as IMDS sees it (RFC 9112 section 3: request
+ * line; section 5: header fields). Strings are borrowed from the payload. */
+struct cid_imds_req {
+	const char *method;  size_t method_len;
+	const char *path;    size_t path_len;
+	const char *host;    size_t host_len;      /* NULL when absent */
+	const char *ua;      size_t ua_len;        /* User-Agent, NULL when absent */
+	bool token;          /* X-aws-ec2-metadata-token present (IMDSv2 call) */
+	bool token_ttl;      /* X-aws-ec2-metadata-token-ttl-seconds (token request) */
+};
+
+/* Parses the request head at the start of p (a TCP payload). CID_OK with r
+ * filled when the request line and the header block up to the empty line
+ * are there; CID_TRUNCATED when they are cut short; CID_MALFORMED when the
+ * bytes are not an HTTP/1.x request; never reads past p_len. */
+enum cid_status cid_imds_parse(struct cid_imds_req *r, const uint8_t *p, size_t p_len);
+
+#endif /* CID_LIVE_H */

@@ -1,0 +1,414 @@
+/*
+ * writer.c - pcap / pcapng output with tcpdump-style rotation (writer.h).
+ *
+ * Formats: pcap as in draft-ietf-opsawg-pcap section 4 (file header) and 5
+ * (packet record), with the nanosecond-resolution magic 0xa1b23c4d; pcapng
+ * as in draft-ietf-opsawg-pcapng section 4.1 (Section Header Block), 4.2
+ * (Interface Description Block, options if_name = 2 and if_tsresol = 9) and
+ * 4.3 (Enhanced Packet Block). Both are written in host byte order, which
+ * both formats allow (the magic tells the reader).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "callerid/writer.h"
+
+#define PCAP_MAGIC_NS 0xa1b23c4du
+#define PCAPNG_SHB 0x0A0D0D0Au
+#define PCAPNG_IDB 0x00000001u
+#define PCAPNG_EPB 0x00000006u
+#define PCAPNG_BOM 0x1A2B3C4Du
+#define WRITER_BUF (1u << 20)
+
+struct wif {
+	int dlt;
+	char name[64];
+	bool described;   /* IDB written in the current pcapng file */
+};
+
+struct cid_writer {
+	struct cid_writer_opts o;
+	char *path_copy;
+	FILE *fp;
+	char *iobuf;
+	char cur[4096];
+	uint64_t cur_bytes;
+	int64_t file_start_ns;
+	uint64_t num_files;
+	uint64_t num_pkts;
+	struct wif ifs[CID_WRITER_MAX_IFACES];
+	unsigned num_ifs;
+	char **ring_names;    /* the last o.ring file names, for removal */
+	char err[CID_ERRBUF_SIZE];
+};
+
+static void werr(struct cid_writer *w, const char *what)
+{
+	snprintf(w->err, sizeof(w->err), "%s %.300s: %s", what, w->cur, strerror(errno));
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+void cid_writer_opts_default(struct cid_writer_opts *o, const char *path)
+{
+	memset(o, 0, sizeof(*o));
+	o->path = path;
+	o->pcapng = path && ends_with(path, ".pcapng");
+	o->snaplen = 262144;
+}
+
+static unsigned digits(unsigned long long v)
+{
+	unsigned d = 1;
+	while (v >= 10) {
+		v /= 10;
+		d++;
+	}
+	return d;
+}
+
+char *cid_writer_name(const struct cid_writer_opts *o, uint64_t idx, int64_t t_ns, char *buf, size_t buf_len)
+{
+	char base[4096];
+	const char *ext = "";
+	size_t stem;
+	bool has_pct = strchr(o->path, '%') != NULL;
+	bool numbered = o->rotate_bytes || (o->rotate_sec && !has_pct);
+	if (o->rotate_sec && has_pct) {
+		time_t t = (time_t)(t_ns / 1000000000LL);
+		struct tm tm;
+		size_t n = 0;
+		/* the user's -w pattern is the format, as with tcpdump -G */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		if (gmtime_r(&t, &tm))
+			n = strftime(base, sizeof(base), o->path, &tm);
+#pragma GCC diagnostic pop
+		if (!n)
+			snprintf(base, sizeof(base), "%s", o->path);
+	} else {
+		snprintf(base, sizeof(base), "%s", o->path);
+	}
+	if (!numbered || (!o->ring && idx == 0)) {
+		snprintf(buf, buf_len, "%s", base);
+		return buf;
+	}
+	stem = strlen(base);
+	if (ends_with(base, ".pcapng"))
+		ext = ".pcapng";
+	else if (ends_with(base, ".pcap"))
+		ext = ".pcap";
+	stem -= strlen(ext);
+	if (o->ring)
+		snprintf(buf, buf_len, "%.*s%0*llu%s", (int)stem, base, (int)digits(o->ring - 1),
+			 (unsigned long long)(idx % o->ring), ext);
+	else
+		snprintf(buf, buf_len, "%.*s%llu%s", (int)stem, base, (unsigned long long)idx, ext);
+	return buf;
+}
+
+struct cid_writer *cid_writer_new(const struct cid_writer_opts *o, char *err, size_t err_len)
+{
+	struct cid_writer *w;
+	if (!o->path || !*o->path) {
+		snprintf(err, err_len, "no output file name");
+		return NULL;
+	}
+	if (o->ring > CID_WRITER_MAX_RING) {
+		snprintf(err, err_len, "ring of %u files is more than %u", o->ring, CID_WRITER_MAX_RING);
+		return NULL;
+	}
+	if (o->ring && !o->rotate_bytes && !o->rotate_sec) {
+		snprintf(err, err_len, "a ring of files (-W) needs -C or -G");
+		return NULL;
+	}
+	if (o->rotate_sec < 0) {
+		snprintf(err, err_len, "negative rotation interval");
+		return NULL;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		goto oom;
+	w->o = *o;
+	w->path_copy = strdup(o->path);
+	w->iobuf = malloc(WRITER_BUF);
+	if (o->ring)
+		w->ring_names = calloc(o->ring, sizeof(char *));
+	if (!w->path_copy || !w->iobuf || (o->ring && !w->ring_names))
+		goto oom;
+	w->o.path = w->path_copy;
+	if (!w->o.snaplen)
+		w->o.snaplen = 262144;
+	return w;
+oom:
+	cid_writer_free(w);
+	snprintf(err, err_len, "out of memory");
+	return NULL;
+}
+
+int cid_writer_add_iface(struct cid_writer *w, int dlt, const char *name)
+{
+	if (w->num_ifs >= CID_WRITER_MAX_IFACES) {
+		snprintf(w->err, sizeof(w->err), "too many interfaces");
+		return -CID_EINVAL;
+	}
+	/* A pcap file has one link type (pcap file header, LinkType field). */
+	if (!w->o.pcapng && w->num_ifs && w->ifs[0].dlt != dlt) {
+		snprintf(w->err, sizeof(w->err),
+			 "interfaces with different link types need a .pcapng output file");
+		return -CID_EINVAL;
+	}
+	w->ifs[w->num_ifs].dlt = dlt;
+	snprintf(w->ifs[w->num_ifs].name, sizeof(w->ifs[w->num_ifs].name), "%s", name ? name : "");
+	w->ifs[w->num_ifs].described = false;
+	return (int)w->num_ifs++;
+}
+
+static int put(struct cid_writer *w, const void *p, size_t n)
+{
+	if (n && fwrite(p, 1, n, w->fp) != n) {
+		werr(w, "cannot write");
+		return -CID_EIO;
+	}
+	w->cur_bytes += n;
+	return 0;
+}
+
+static int put32(struct cid_writer *w, uint32_t v)
+{
+	return put(w, &v, 4);
+}
+
+static int put16(struct cid_writer *w, uint16_t v)
+{
+	return put(w, &v, 2);
+}
+
+static int pad4(struct cid_writer *w, size_t n)
+{
+	static const uint8_t zero[4];
+	return put(w, zero, (4 - (n & 3)) & 3);
+}
+
+/* pcapng 4.2: Interface Description Block with if_name and if_tsresol. */
+static int write_idb(struct cid_writer *w, struct wif *i)
+{
+	size_t nlen = strlen(i->name);
+	uint32_t total = 20 + 8 /* if_tsresol */ + 4 /* opt_endofopt */;
+	int r = 0;
+	if (nlen)
+		total += 4 + (uint32_t)((nlen + 3) & ~(size_t)3);
+	r |= put32(w, PCAPNG_IDB);
+	r |= put32(w, total);
+	r |= put16(w, (uint16_t)i->dlt);
+	r |= put16(w, 0);
+	r |= put32(w, w->o.snaplen);
+	if (nlen) {
+		r |= put16(w, 2);
+		r |= put16(w, (uint16_t)nlen);
+		r |= put(w, i->name, nlen);
+		r |= pad4(w, nlen);
+	}
+	r |= put16(w, 9);  /* if_tsresol: 10^-9 */
+	r |= put16(w, 1);
+	r |= put(w, "\x09\0\0\0", 4);
+	r |= put32(w, 0);  /* opt_endofopt */
+	r |= put32(w, total);
+	i->described = r == 0;
+	return r ? -CID_EIO : 0;
+}
+
+static int write_header(struct cid_writer *w)
+{
+	int r = 0;
+	if (w->o.pcapng) {
+		/* 4.1: SHB, version 1.0, section length unknown (-1), no options. */
+		r |= put32(w, PCAPNG_SHB);
+		r |= put32(w, 28);
+		r |= put32(w, PCAPNG_BOM);
+		r |= put16(w, 1);
+		r |= put16(w, 0);
+		r |= put32(w, 0xffffffffu);
+		r |= put32(w, 0xffffffffu);
+		r |= put32(w, 28);
+		for (unsigned i = 0; i < w->num_ifs && !r; i++)
+			r |= write_idb(w, &w->ifs[i]);
+	} else {
+		r |= put32(w, PCAP_MAGIC_NS);
+		r |= put16(w, 2);
+		r |= put16(w, 4);
+		r |= put32(w, 0);  /* reserved (was thiszone) */
+		r |= put32(w, 0);  /* reserved (was sigfigs) */
+		r |= put32(w, w->o.snaplen);
+		r |= put32(w, (uint32_t)(w->num_ifs ? w->ifs[0].dlt : 1));
+	}
+	return r ? -CID_EIO : 0;
+}
+
+static int close_file(struct cid_writer *w)
+{
+	int r = 0;
+	if (!w->fp)
+		return 0;
+	if (fclose(w->fp) != 0) {
+		werr(w, "cannot write");
+		r = -CID_EIO;
+	}
+	w->fp = NULL;
+	return r;
+}
+
+static int open_file(struct cid_writer *w, int64_t now_ns)
+{
+	int fd;
+	uint64_t idx = w->num_files;
+	cid_writer_name(&w->o, idx, now_ns, w->cur, sizeof(w->cur));
+	if (w->o.ring) {
+		/* The ring: the file written N files ago goes. */
+		char **slot = &w->ring_names[idx % w->o.ring];
+		if (*slot && strcmp(*slot, w->cur))
+			unlink(*slot);
+		free(*slot);
+		*slot = strdup(w->cur);
+	}
+	fd = open(w->cur, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		werr(w, "cannot create");
+		return -CID_EIO;
+	}
+	w->fp = fdopen(fd, "wb");
+	if (!w->fp) {
+		werr(w, "cannot open");
+		close(fd);
+		return -CID_EIO;
+	}
+	setvbuf(w->fp, w->iobuf, _IOFBF, WRITER_BUF);
+	w->cur_bytes = 0;
+	w->file_start_ns = now_ns;
+	w->num_files++;
+	for (unsigned i = 0; i < w->num_ifs; i++)
+		w->ifs[i].described = false;
+	return write_header(w);
+}
+
+int cid_writer_start(struct cid_writer *w, int64_t now_ns)
+{
+	if (w->fp)
+		return 0;
+	return open_file(w, now_ns);
+}
+
+static size_t record_size(const struct cid_writer *w, uint32_t caplen)
+{
+	if (w->o.pcapng)
+		return 32 + (((size_t)caplen + 3) & ~(size_t)3);
+	return 16 + (size_t)caplen;
+}
+
+int cid_writer_packet(struct cid_writer *w, unsigned iface, int64_t ts_ns, const uint8_t *p, uint32_t caplen,
+		      uint32_t wirelen)
+{
+	int r = 0;
+	uint64_t ts = ts_ns < 0 ? 0 : (uint64_t)ts_ns;
+	size_t rec = record_size(w, caplen);
+	if (iface >= w->num_ifs) {
+		snprintf(w->err, sizeof(w->err), "packet from undeclared interface %u", iface);
+		return -CID_EINVAL;
+	}
+	if (!w->fp && open_file(w, ts_ns) < 0)
+		return -CID_EIO;
+	/* Rotation (tcpdump -C / -G): never leave a file with only a header. */
+	if ((w->o.rotate_bytes && w->cur_bytes + rec > w->o.rotate_bytes && w->cur_bytes > 256) ||
+	    (w->o.rotate_sec && ts_ns - w->file_start_ns >= w->o.rotate_sec * 1000000000LL)) {
+		if (close_file(w) < 0 || open_file(w, ts_ns) < 0)
+			return -CID_EIO;
+	}
+	if (caplen > w->o.snaplen)
+		caplen = w->o.snaplen;
+	if (w->o.pcapng) {
+		uint32_t total = (uint32_t)record_size(w, caplen);
+		if (!w->ifs[iface].described && write_idb(w, &w->ifs[iface]) < 0)
+			return -CID_EIO;
+		r |= put32(w, PCAPNG_EPB);
+		r |= put32(w, total);
+		r |= put32(w, iface);
+		r |= put32(w, (uint32_t)(ts >> 32));
+		r |= put32(w, (uint32_t)ts);
+		r |= put32(w, caplen);
+		r |= put32(w, wirelen);
+		r |= put(w, p, caplen);
+		r |= pad4(w, caplen);
+		r |= put32(w, total);
+	} else {
+		r |= put32(w, (uint32_t)(ts / 1000000000u));
+		r |= put32(w, (uint32_t)(ts % 1000000000u));
+		r |= put32(w, caplen);
+		r |= put32(w, wirelen);
+		r |= put(w, p, caplen);
+	}
+	if (r)
+		return -CID_EIO;
+	w->num_pkts++;
+	return 0;
+}
+
+int cid_writer_flush(struct cid_writer *w)
+{
+	if (w->fp && fflush(w->fp) != 0) {
+		werr(w, "cannot write");
+		return -CID_EIO;
+	}
+	return 0;
+}
+
+int cid_writer_chown(struct cid_writer *w, uid_t uid, gid_t gid)
+{
+	if (w->fp && fchown(fileno(w->fp), uid, gid) != 0) {
+		werr(w, "cannot chown");
+		return -CID_EIO;
+	}
+	return 0;
+}
+
+const char *cid_writer_path(const struct cid_writer *w)
+{
+	return w->cur;
+}
+
+uint64_t cid_writer_files(const struct cid_writer *w)
+{
+	return w->num_files;
+}
+
+uint64_t cid_writer_packets(const struct cid_writer *w)
+{
+	return w->num_pkts;
+}
+
+const char *cid_writer_error(const struct cid_writer *w)
+{
+	return w->err;
+}
+
+void cid_writer_free(struct cid_writer *w)
+{
+	if (!w)
+		return;
+	close_file(w);
+	if (w->ring_names)
+		for (unsigned i = 0; i < w->o.ring; i++)
+			free(w->ring_names[i]);
+	free(w->ring_names);
+	free(w->iobuf);
+	free(w->path_copy);
+	free(w);
+}

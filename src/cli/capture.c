@@ -1,0 +1,716 @@
+/*
+ * capture.c - `callerid capture`: live capture on a node into the store,
+ * the tcpdump replacement of DESIGN's CLI contract. Same pipeline as
+ * `read` (engine -> store, one line per TLS flow), plus: the filter built
+ * from the endpoints and IMDS, libpcap statistics in the capture row,
+ * pcap/pcapng evidence with rotation (-w -C -G -W), privilege drop (-Z),
+ * and a 1 s timer that commits changed flows so a kill -9 loses at most the
+ * last second.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "callerid/cli.h"
+#include "callerid/decode.h"
+#include "callerid/flow.h"
+#include "callerid/live.h"
+#include "callerid/output.h"
+#include "callerid/store.h"
+#include "callerid/tlsline.h"
+#include "callerid/writer.h"
+
+#define TICK_NS 1000000000LL
+#define FILTER_MAX 16384
+#define IMDS_DEDUP 8
+/* Capabilities kept after -Z. Live attribution is not in this build, so
+ * none; when it lands it needs CAP_NET_ADMIN (conntrack, sock_diag in other
+ * namespaces), CAP_SYS_PTRACE + CAP_DAC_READ_SEARCH (/proc/PID/fd and ns of
+ * other users) and CAP_SYS_ADMIN (setns into pod namespaces): see
+ * docs/capture.md. */
+#define KEEP_CAPS 0ULL
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+/* A flow whose TLS was reported and that is still open: rewritten by the
+ * timer while it changes. */
+struct track {
+	struct cid_flow *f;
+	struct track *prev, *next;
+	int64_t written_last_ns;
+	uint64_t written_pkts;
+};
+
+struct cap_ctx {
+	struct cid_store *store;
+	int64_t capture_id;
+	int64_t started_us;
+	struct cid_engine *eng;
+	struct cid_live *live;
+	struct cid_writer *wr;
+	int wr_iface[CID_LIVE_MAX_IFACES];
+	struct tlsline *lines;
+	bool quiet, imds;
+	struct track *tracked;
+	uint64_t count_limit, pkts;
+	bool done;
+	int store_failed;
+	char store_err[CID_ERRBUF_SIZE];
+	bool writer_failed;
+	uint64_t imds_reqs;
+	struct cid_addr imds_addr;
+	uint64_t imds_sig[IMDS_DEDUP];
+	int64_t imds_ns[IMDS_DEDUP];
+	unsigned imds_pos;
+	struct cid_buf b;
+	struct cid_live_stats last_st;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: callerid capture [-i IFACE]... [-e ENDPOINT]... [--imds|--no-imds] [-f BPF]\n"
+		"                        [-w FILE [-C MB] [-G SEC] [-W N]] [-c COUNT] [-s SNAPLEN]\n"
+		"                        [-B KiB] [-Z USER] [--no-attrib] [--db FILE] [-q] [-v]\n"
+		"                        [--stream-cap BYTES] [--max-flows N] [--idle SEC] [--immediate]\n"
+		"  Captures live (default interface: any) and records flows with TLS metadata and\n"
+		"  request bursts, committed every second; one line per new TLS flow, IMDS\n"
+		"  request and drop report. SIGINT/SIGTERM/SIGHUP end the capture cleanly.\n"
+		"  -e ENDPOINT  IP, CIDR or hostname (all its addresses); builds the filter\n"
+		"  --no-imds    leave IMDS (169.254.169.254:80) out of the endpoint filter\n"
+		"  -f BPF       ANDed with the endpoint filter; -v prints the result\n"
+		"  -w FILE      also write the packets (pcapng if FILE ends in .pcapng)\n"
+		"  -C MB -G SEC -W N   rotate by size (10^6 bytes), by time, keep N files\n"
+		"  -Z USER      drop root after opening the capture, database and -w file\n"
+		"  --immediate  hand each packet over at once (more CPU; default: within 100 ms)\n");
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static uint64_t random_seed(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)ts.tv_sec ^ (uint64_t)getpid() << 32;
+}
+
+/* flow.ifaces: names of the interfaces, resolved in this network namespace. */
+static const char *ifaces_text(struct cap_ctx *c, const struct cid_flow *f)
+{
+	cid_buf_reset(&c->b);
+	for (unsigned i = 0; i < f->num_ifaces; i++) {
+		if (i)
+			cid_buf_addc(&c->b, ',');
+		cid_buf_adds(&c->b, cid_live_ifname(c->live, f->ifaces[i]));
+	}
+	return c->b.len ? cid_buf_str(&c->b) : NULL;
+}
+
+static void put_flow(struct cap_ctx *c, struct cid_flow *f)
+{
+	if (!c->store || c->store_failed)
+		return;
+	if (cid_store_put_flow(c->store, c->capture_id, f, ifaces_text(c, f)) < 0) {
+		c->store_failed = 1;
+		snprintf(c->store_err, sizeof(c->store_err), "%s", cid_store_errmsg(c->store));
+	}
+}
+
+static void on_tls(void *ctx, struct cid_flow *f)
+{
+	struct cap_ctx *c = ctx;
+	struct track *t;
+	if (!c->quiet)
+		cid_tlsline_print(c->lines, f);
+	if (f->user)
+		return;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return;  /* written at its end only */
+	t->f = f;
+	t->next = c->tracked;
+	if (c->tracked)
+		c->tracked->prev = t;
+	c->tracked = t;
+	f->user = t;
+}
+
+static void untrack(struct cap_ctx *c, struct track *t)
+{
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		c->tracked = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	t->f->user = NULL;
+	free(t);
+}
+
+static void on_end(void *ctx, struct cid_flow *f)
+{
+	struct cap_ctx *c = ctx;
+	if (f->user)
+		untrack(c, f->user);
+	put_flow(c, f);
+}
+
+/* One line per IMDS request (the same request seen on a pod's veth and on
+ * the uplink is printed once). */
+static void imds_line(struct cap_ctx *c, const struct cid_live_pkt *lp)
+{
+	struct cid_pkt pkt;
+	enum cid_skip why;
+	struct cid_imds_req r;
+	enum cid_status st;
+	char cli[64], when[40];
+	uint64_t sig;
+	if (cid_decode_frame(&pkt, &why, lp->dlt, lp->data, lp->caplen) != CID_OK || pkt.proto != 6 ||
+	    pkt.dport != 80 || !pkt.payload_len)
+		return;
+	if (memcmp(&pkt.dst, &c->imds_addr, sizeof(c->imds_addr)))
+		return;
+	st = cid_imds_parse(&r, pkt.payload, pkt.payload_len);
+	if (st != CID_OK && !(st == CID_TRUNCATED && r.method))
+		return;
+	sig = (uint64_t)pkt.seq << 32 | (uint64_t)pkt.sport << 16 | pkt.payload_wire_len;
+	for (unsigned i = 0; i < IMDS_DEDUP; i++)
+		if (c->imds_sig[i] == sig && lp->ts_ns - c->imds_ns[i] < 50000000LL)
+			return;
+	c->imds_sig[c->imds_pos] = sig;
+	c->imds_ns[c->imds_pos] = lp->ts_ns;
+	c->imds_pos = (c->imds_pos + 1) % IMDS_DEDUP;
+	c->imds_reqs++;
+	if (c->quiet)
+		return;
+	cid_endpoint_str(&pkt.src, pkt.sport, cli, sizeof(cli));
+	cid_time_str(lp->ts_ns / 1000, when, sizeof(when));
+	cid_buf_reset(&c->b);
+	cid_buf_printf(&c->b, "%s %s > %s:80 IMDS ", when, cli, CID_IMDS_ADDR);
+	cid_esc_text(&c->b, r.method, r.method_len);
+	cid_buf_addc(&c->b, ' ');
+	cid_esc_text(&c->b, r.path, r.path_len);
+	if (r.token_ttl)
+		cid_buf_adds(&c->b, " token-request");
+	else
+		cid_buf_adds(&c->b, r.token ? " v2" : " v1");
+	if (r.ua) {
+		cid_buf_adds(&c->b, " ua=");
+		cid_esc_text(&c->b, r.ua, r.ua_len);
+	}
+	fprintf(stdout, "%s\n", cid_buf_str(&c->b));
+}
+
+static void on_packet(void *ctx, const struct cid_live_pkt *lp)
+{
+	struct cap_ctx *c = ctx;
+	if (c->done)
+		return;
+	c->pkts++;
+	if (c->wr && !c->writer_failed &&
+	    cid_writer_packet(c->wr, (unsigned)c->wr_iface[lp->src], lp->ts_ns, lp->data, lp->caplen, lp->wirelen) < 0)
+		c->writer_failed = true;
+	if (c->imds)
+		imds_line(c, lp);
+	cid_engine_frame(c->eng, lp->ts_ns, lp->dlt, lp->ifindex, lp->data, lp->caplen, lp->wirelen);
+	if (c->count_limit && c->pkts >= c->count_limit)
+		c->done = true;
+}
+
+/* The 1 s timer: expire, rewrite changed open flows, commit, flush -w,
+ * statistics and drop reports. */
+static void tick(struct cap_ctx *c, int64_t now)
+{
+	struct cid_live_stats st;
+	cid_engine_expire(c->eng, now);
+	for (struct track *t = c->tracked; t; t = t->next) {
+		struct cid_flow *f = t->f;
+		uint64_t pkts = f->c2s_pkts + f->s2c_pkts;
+		if (f->db_id && f->last_ns == t->written_last_ns && pkts == t->written_pkts &&
+		    f->num_reqs <= f->reqs_written)
+			continue;
+		put_flow(c, f);
+		t->written_last_ns = f->last_ns;
+		t->written_pkts = pkts;
+	}
+	if (cid_live_stats(c->live, &st) == 0) {
+		if (c->store)
+			(void)cid_store_capture_end(c->store, c->capture_id, c->started_us, now / 1000, st.received,
+						    st.dropped, st.if_dropped);
+		if ((st.dropped > c->last_st.dropped || st.if_dropped > c->last_st.if_dropped) && !c->quiet) {
+			char when[40];
+			cid_time_str(now / 1000, when, sizeof(when));
+			fprintf(stdout, "%s drops: %llu packets dropped by kernel (+%llu), %llu by interface (+%llu)\n",
+				when, (unsigned long long)st.dropped,
+				(unsigned long long)(st.dropped - c->last_st.dropped),
+				(unsigned long long)st.if_dropped,
+				(unsigned long long)(st.if_dropped - c->last_st.if_dropped));
+		}
+		c->last_st = st;
+	}
+	if (c->store && !c->store_failed && cid_store_flush(c->store) < 0) {
+		c->store_failed = 1;
+		snprintf(c->store_err, sizeof(c->store_err), "%s", cid_store_errmsg(c->store));
+	}
+	if (c->wr && !c->writer_failed && cid_writer_flush(c->wr) < 0)
+		c->writer_failed = true;
+	fflush(stdout);
+}
+
+static void summary(const struct cap_ctx *c, const struct cid_live_stats *ls)
+{
+	const struct cid_engine_stats *st = cid_engine_stats(c->eng);
+	fprintf(stderr, "%llu packets captured\n", (unsigned long long)c->pkts);
+	fprintf(stderr, "%llu packets received by filter\n", (unsigned long long)ls->received);
+	fprintf(stderr, "%llu packets dropped by kernel\n", (unsigned long long)ls->dropped);
+	fprintf(stderr, "%llu packets dropped by interface\n", (unsigned long long)ls->if_dropped);
+	fprintf(stderr, "%llu packets decoded, %llu flows, %llu TLS flows, %llu request bursts, %llu IMDS requests\n",
+		(unsigned long long)st->decoded, (unsigned long long)st->flows, (unsigned long long)st->flows_tls,
+		(unsigned long long)st->reqs, (unsigned long long)c->imds_reqs);
+	for (int i = 1; i < CID_SKIP__COUNT; i++)
+		if (st->skipped[i])
+			fprintf(stderr, "  not decoded: %llu %s\n", (unsigned long long)st->skipped[i],
+				cid_skip_name((enum cid_skip)i));
+	if (st->dup_pkts)
+		fprintf(stderr, "  duplicates (same packet on two interfaces): %llu\n", (unsigned long long)st->dup_pkts);
+	if (st->flows_evicted)
+		fprintf(stderr, "  flows evicted by the table cap: %llu\n", (unsigned long long)st->flows_evicted);
+	if (st->flows_idle)
+		fprintf(stderr, "  flows ended idle: %llu\n", (unsigned long long)st->flows_idle);
+	if (st->stream_gaps)
+		fprintf(stderr, "  stream gaps: %llu\n", (unsigned long long)st->stream_gaps);
+	if (st->stream_ooo_capped)
+		fprintf(stderr, "  out-of-order hold full: %llu\n", (unsigned long long)st->stream_ooo_capped);
+	if (st->tls_malformed)
+		fprintf(stderr, "  malformed TLS hellos: %llu\n", (unsigned long long)st->tls_malformed);
+	if (st->reqs_dropped)
+		fprintf(stderr, "  request bursts over the per-flow cap: %llu\n", (unsigned long long)st->reqs_dropped);
+	if (st->alloc_failed)
+		fprintf(stderr, "  allocation failures: %llu\n", (unsigned long long)st->alloc_failed);
+	if (c->wr)
+		fprintf(stderr, "%llu packets written to %llu file(s), last %s\n",
+			(unsigned long long)cid_writer_packets(c->wr), (unsigned long long)cid_writer_files(c->wr),
+			cid_writer_path(c->wr));
+}
+
+/* -Z: give the database and the -w file to USER, then become USER keeping
+ * only KEEP_CAPS. */
+static int drop_privileges(struct cap_ctx *c, const char *user, const char *db_path, char *err, size_t err_len)
+{
+	struct passwd *pw = getpwnam(user);
+	static const char *const sfx[] = {"", "-wal", "-shm"};
+	if (!pw) {
+		snprintf(err, err_len, "-Z: no user '%s'", user);
+		return -1;
+	}
+	for (size_t i = 0; c->store && i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		char p[4096];
+		snprintf(p, sizeof(p), "%s%s", db_path, sfx[i]);
+		if (chown(p, pw->pw_uid, pw->pw_gid) != 0 && errno != ENOENT) {
+			snprintf(err, err_len, "-Z: chown %.300s: %s", p, strerror(errno));
+			return -1;
+		}
+	}
+	if (c->wr && cid_writer_chown(c->wr, pw->pw_uid, pw->pw_gid) < 0) {
+		snprintf(err, err_len, "-Z: %s", cid_writer_error(c->wr));
+		return -1;
+	}
+	if (KEEP_CAPS && prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) != 0) {
+		snprintf(err, err_len, "-Z: PR_SET_KEEPCAPS: %s", strerror(errno));
+		return -1;
+	}
+	if (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		snprintf(err, err_len, "-Z: cannot become %s: %s", user, strerror(errno));
+		return -1;
+	}
+	if (KEEP_CAPS) {
+		struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+		struct __user_cap_data_struct data[2];
+		memset(data, 0, sizeof(data));
+		data[0].effective = data[0].permitted = (uint32_t)KEEP_CAPS;
+		data[1].effective = data[1].permitted = (uint32_t)(KEEP_CAPS >> 32);
+		if (syscall(SYS_capset, &hdr, data) != 0) {
+			snprintf(err, err_len, "-Z: capset: %s", strerror(errno));
+			return -1;
+		}
+		(void)prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L);
+	}
+	if (pw->pw_uid != 0 && setuid(0) == 0) {
+		snprintf(err, err_len, "-Z: root could be regained");
+		return -1;
+	}
+	return 0;
+}
+
+static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	if (!s || !*s || *s == '-')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+int cid_cmd_capture(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"db", required_argument, NULL, 'D'},        {"imds", no_argument, NULL, 'M'},
+		{"no-imds", no_argument, NULL, 'N'},         {"no-attrib", no_argument, NULL, 'A'},
+		{"stream-cap", required_argument, NULL, 'S'}, {"max-flows", required_argument, NULL, 'X'},
+		{"idle", required_argument, NULL, 'I'},      {"help", no_argument, NULL, 'h'},
+		{"immediate", no_argument, NULL, 'P'},       {"no-immediate", no_argument, NULL, 'Q'},
+		{NULL, 0, NULL, 0},
+	};
+	static struct cid_net nets[CID_FILTER_MAX_NETS];
+	const char *ifnames[CID_LIVE_MAX_IFACES];
+	size_t num_if = 0, num_nets = 0;
+	const char *user_expr = NULL, *db_opt = NULL, *wpath = NULL, *zuser = NULL, *db_path;
+	uint64_t cmb = 0, gsec = 0, wring = 0, count = 0, snaplen = 262144, bufkib = 32768, v;
+	int verbose = 0, opt, status = 0, immediate = -1;
+	struct cid_engine_config cfg;
+	struct cid_live_opts lo;
+	struct cid_live_stats ls;
+	struct cap_ctx c;
+	char *filter = NULL, *dump = NULL;
+	char err[CID_ERRBUF_SIZE], warn[CID_ERRBUF_SIZE], host[256] = "";
+	struct sigaction sa;
+	int64_t next_tick;
+	unsigned insns = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.imds = true;
+	cid_addr_parse(&c.imds_addr, CID_IMDS_ADDR);
+	cid_engine_config_default(&cfg);
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "i:e:f:w:C:G:W:c:s:B:Z:qvh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			if (num_if >= CID_LIVE_MAX_IFACES) {
+				cid_cli_err("capture", "too many -i (at most %u)", CID_LIVE_MAX_IFACES);
+				return 2;
+			}
+			ifnames[num_if++] = optarg;
+			break;
+		case 'e':
+			if (cid_filter_resolve(nets, &num_nets, CID_FILTER_MAX_NETS, optarg, err, sizeof(err)) < 0) {
+				cid_cli_err("capture", "%s", err);
+				return 2;
+			}
+			break;
+		case 'f': user_expr = optarg; break;
+		case 'w': wpath = optarg; break;
+		case 'C':
+			if (!parse_u64(optarg, 1, 1000000, &cmb)) {
+				cid_cli_err("capture", "-C must be 1..1000000 (MB)");
+				return 2;
+			}
+			break;
+		case 'G':
+			if (!parse_u64(optarg, 1, 86400 * 366, &gsec)) {
+				cid_cli_err("capture", "-G must be a number of seconds");
+				return 2;
+			}
+			break;
+		case 'W':
+			if (!parse_u64(optarg, 1, CID_WRITER_MAX_RING, &wring)) {
+				cid_cli_err("capture", "-W must be 1..%u", CID_WRITER_MAX_RING);
+				return 2;
+			}
+			break;
+		case 'c':
+			if (!parse_u64(optarg, 1, UINT64_MAX, &count)) {
+				cid_cli_err("capture", "-c must be a positive count");
+				return 2;
+			}
+			break;
+		case 's':
+			if (!parse_u64(optarg, 0, 262144, &snaplen)) {
+				cid_cli_err("capture", "-s must be 0..262144");
+				return 2;
+			}
+			if (snaplen == 0)
+				snaplen = 262144;  /* as tcpdump: 0 means the default */
+			if (snaplen < 96) {
+				cid_cli_err("capture", "-s must be at least 96 to see TLS hellos");
+				return 2;
+			}
+			break;
+		case 'B':
+			if (!parse_u64(optarg, 64, 4194304, &bufkib)) {
+				cid_cli_err("capture", "-B must be 64..4194304 (KiB)");
+				return 2;
+			}
+			break;
+		case 'Z': zuser = optarg; break;
+		case 'q': c.quiet = true; break;
+		case 'v': verbose++; break;
+		case 'D': db_opt = optarg; break;
+		case 'M': c.imds = true; break;
+		case 'N': c.imds = false; break;
+		case 'A': break;  /* live attribution is not in this build */
+		case 'P': immediate = 1; break;
+		case 'Q': immediate = 0; break;
+		case 'S':
+			if (!parse_u64(optarg, 1024, 1u << 24, &v)) {
+				cid_cli_err("capture", "--stream-cap must be 1024..16777216");
+				return 2;
+			}
+			cfg.stream_cap = (size_t)v;
+			break;
+		case 'X':
+			if (!parse_u64(optarg, 16, 1u << 26, &v)) {
+				cid_cli_err("capture", "--max-flows must be 16..67108864");
+				return 2;
+			}
+			cfg.max_flows = (size_t)v;
+			break;
+		case 'I':
+			if (!parse_u64(optarg, 1, 86400, &v)) {
+				cid_cli_err("capture", "--idle must be 1..86400 seconds");
+				return 2;
+			}
+			cfg.idle_ns = (int64_t)v * 1000000000LL;
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		cid_cli_err("capture", "unexpected argument '%s' (the filter goes in -f)", argv[optind]);
+		return 2;
+	}
+	if ((cmb || gsec || wring) && !wpath) {
+		cid_cli_err("capture", "-C, -G and -W need -w FILE");
+		return 2;
+	}
+	if (wring && !cmb && !gsec) {
+		cid_cli_err("capture", "-W needs -C or -G");
+		return 2;
+	}
+	if (!num_if)
+		ifnames[num_if++] = "any";
+
+	/* The filter: a bad expression is a usage error before anything starts. */
+	filter = malloc(FILTER_MAX);
+	dump = verbose > 1 ? malloc(1 << 16) : NULL;
+	if (!filter || (verbose > 1 && !dump)) {
+		cid_cli_err("capture", "out of memory");
+		status = 1;
+		goto out;
+	}
+	if (!cid_filter_build(filter, FILTER_MAX, nets, num_nets, c.imds, user_expr)) {
+		cid_cli_err("capture", "filter expression too long");
+		status = 2;
+		goto out;
+	}
+	if (*filter && !cid_filter_check(filter, CID_DLT_LINUX_SLL2, (int)snaplen, err, sizeof(err))) {
+		cid_cli_err("capture", "bad filter expression: %s", err);
+		status = 2;
+		goto out;
+	}
+
+	cid_live_opts_default(&lo);
+	lo.snaplen = (int)snaplen;
+	lo.buffer_kib = (int)bufkib;
+	if (immediate >= 0)
+		lo.immediate = immediate == 1;
+	c.live = cid_live_new();
+	if (!c.live) {
+		cid_cli_err("capture", "out of memory");
+		status = 1;
+		goto out;
+	}
+	for (size_t i = 0; i < num_if; i++) {
+		if (cid_live_add(c.live, ifnames[i], &lo, warn, sizeof(warn), err, sizeof(err)) < 0) {
+			cid_cli_err("capture", "%s", err);
+			status = 1;
+			goto out;
+		}
+		if (*warn)
+			cid_cli_err("capture", "warning: %s", warn);
+	}
+	if (*filter && cid_live_setfilter(c.live, filter, &insns, dump, dump ? 1 << 16 : 0, err, sizeof(err)) < 0) {
+		cid_cli_err("capture", "%s", err);
+		status = 2;
+		goto out;
+	}
+	if (verbose) {
+		fprintf(stderr, "callerid: capture: filter: %s (%u BPF instructions)\n", *filter ? filter : "(none)",
+			insns);
+		if (dump)
+			fputs(dump, stderr);
+	}
+
+	db_path = cid_cli_db_path(db_opt);
+	c.store = cid_store_open(db_path, false, err, sizeof(err));
+	if (!c.store) {
+		cid_cli_err("capture", "%s", err);
+		status = 1;
+		goto out;
+	}
+	if (wpath) {
+		struct cid_writer_opts wo;
+		cid_writer_opts_default(&wo, wpath);
+		wo.rotate_bytes = cmb * 1000000u;
+		wo.rotate_sec = (int64_t)gsec;
+		wo.ring = (unsigned)wring;
+		wo.snaplen = (uint32_t)snaplen;
+		c.wr = cid_writer_new(&wo, err, sizeof(err));
+		if (!c.wr) {
+			cid_cli_err("capture", "-w: %s", err);
+			status = 2;
+			goto out;
+		}
+		for (unsigned i = 0; i < cid_live_count(c.live); i++) {
+			c.wr_iface[i] = cid_writer_add_iface(c.wr, cid_live_dlt(c.live, i), cid_live_name(c.live, i));
+			if (c.wr_iface[i] < 0) {
+				cid_cli_err("capture", "-w: %s", cid_writer_error(c.wr));
+				status = 2;
+				goto out;
+			}
+		}
+		if (cid_writer_start(c.wr, now_ns()) < 0) {
+			cid_cli_err("capture", "-w: %s", cid_writer_error(c.wr));
+			status = 1;
+			goto out;
+		}
+	}
+	if (zuser && drop_privileges(&c, zuser, db_path, err, sizeof(err)) < 0) {
+		cid_cli_err("capture", "%s", err);
+		status = 1;
+		goto out;
+	}
+
+	c.started_us = now_ns() / 1000;
+	gethostname(host, sizeof(host) - 1);
+	{
+		struct cid_buf src;
+		cid_buf_init(&src, 4096);
+		for (size_t i = 0; i < num_if; i++) {
+			if (i)
+				cid_buf_addc(&src, ',');
+			cid_buf_adds(&src, ifnames[i]);
+		}
+		if (cid_store_capture_begin(c.store, "live", cid_buf_str(&src), host, *filter ? filter : NULL,
+					    c.started_us, &c.capture_id) < 0 ||
+		    cid_store_flush(c.store) < 0) {
+			cid_cli_err("capture", "%s", cid_store_errmsg(c.store));
+			cid_buf_cleanup(&src);
+			status = 1;
+			goto out;
+		}
+		cid_buf_cleanup(&src);
+	}
+
+	c.count_limit = count;
+	c.lines = cid_tlsline_new(stdout, CID_FMT_TABLE);
+	cid_buf_init(&c.b, 1 << 16);
+	cfg.on_tls = on_tls;
+	cfg.on_end = on_end;
+	cfg.ctx = &c;
+	cfg.hash_seed = random_seed();
+	c.eng = cid_engine_new(&cfg);
+	if (!c.eng || !c.lines) {
+		cid_cli_err("capture", "out of memory");
+		status = 1;
+		goto out;
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;  /* no SA_RESTART: poll returns EINTR */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	for (unsigned i = 0; i < cid_live_count(c.live); i++)
+		fprintf(stderr, "callerid: listening on %s, link-type %s, snapshot length %llu bytes, %sseconds\n",
+			cid_live_name(c.live, i), cid_live_dlt_name(c.live, i),
+			(unsigned long long)snaplen, cid_live_precision(c.live, i));
+
+	next_tick = now_ns() + TICK_NS;
+	while (!got_signal && !c.done) {
+		int64_t now = now_ns();
+		int timeout = now >= next_tick ? 0 : (int)((next_tick - now) / 1000000) + 1;
+		if (cid_live_poll(c.live, timeout, on_packet, &c, err, sizeof(err)) < 0) {
+			cid_cli_err("capture", "%s", err);
+			status = 1;
+			break;
+		}
+		if (c.writer_failed || c.store_failed)
+			break;
+		now = now_ns();
+		if (now >= next_tick) {
+			tick(&c, now);
+			next_tick = now + TICK_NS;
+		}
+	}
+
+	/* Packets already in the kernel ring are part of the capture: a ring
+	 * block is handed over at the latest CID_LIVE_TIMEOUT_MS after its
+	 * first packet. (Not after -c: the count is reached.) */
+	if (got_signal && status == 0 && !c.done)
+		for (int k = 0; k < 4; k++)
+			if (cid_live_poll(c.live, CID_LIVE_TIMEOUT_MS + 50, on_packet, &c, err, sizeof(err)) <= 0)
+				break;
+	/* The end: every open flow written, final statistics, one commit. */
+	memset(&ls, 0, sizeof(ls));
+	(void)cid_live_stats(c.live, &ls);
+	cid_engine_flush(c.eng, CID_END_EOC);
+	if (!c.store_failed) {
+		if (cid_store_capture_end(c.store, c.capture_id, c.started_us, now_ns() / 1000, ls.received, ls.dropped,
+					  ls.if_dropped) < 0 ||
+		    cid_store_flush(c.store) < 0) {
+			c.store_failed = 1;
+			snprintf(c.store_err, sizeof(c.store_err), "%s", cid_store_errmsg(c.store));
+		}
+	}
+	if (c.store_failed) {
+		cid_cli_err("capture", "storing flows failed: %s", c.store_err);
+		status = 1;
+	}
+	if (c.wr && (c.writer_failed || cid_writer_flush(c.wr) < 0)) {
+		cid_cli_err("capture", "-w: %s", cid_writer_error(c.wr));
+		status = 1;
+	}
+	fflush(stdout);
+	summary(&c, &ls);
+out:
+	cid_engine_free(c.eng);  /* empty by now, or never fed */
+	while (c.tracked)
+		untrack(&c, c.tracked);
+	cid_writer_free(c.wr);
+	cid_tlsline_free(c.lines);
+	cid_store_free(c.store);
+	cid_live_free(c.live);
+	cid_buf_cleanup(&c.b);
+	free(filter);
+	free(dump);
+	return status;
+}

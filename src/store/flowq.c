@@ -1,0 +1,192 @@
+/* flowq.c - the flow writer thread (see flowq.h). */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "callerid/flowq.h"
+
+struct item {
+	int64_t capture_id;
+	struct cid_flow *f;
+	char *ifaces;
+};
+
+struct cid_flowq {
+	struct cid_store *store;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t not_empty, not_full, idle;
+	struct item *ring;
+	size_t cap, head, count;
+	bool busy;       /* the writer holds an item */
+	bool stop;
+	uint64_t failed;
+	int error;       /* sticky until sync reports it */
+	char err[CID_ERRBUF_SIZE];
+};
+
+static void item_free(struct item *it)
+{
+	if (!it->f)
+		return;
+	free(it->f->tls);
+	free(it->f->reqs);
+	free(it->f);
+	free(it->ifaces);
+	it->f = NULL;
+}
+
+static void *writer(void *arg)
+{
+	struct cid_flowq *q = arg;
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		struct item it;
+		int rc;
+		while (!q->count && !q->stop)
+			pthread_cond_wait(&q->not_empty, &q->mu);
+		if (!q->count && q->stop)
+			break;
+		it = q->ring[q->head];
+		q->head = (q->head + 1) % q->cap;
+		q->count--;
+		q->busy = true;
+		pthread_cond_signal(&q->not_full);
+		pthread_mutex_unlock(&q->mu);
+
+		rc = cid_store_put_flow(q->store, it.capture_id, it.f, it.ifaces);
+
+		pthread_mutex_lock(&q->mu);
+		if (rc < 0) {
+			q->failed++;
+			if (!q->error) {
+				q->error = rc;
+				snprintf(q->err, sizeof(q->err), "%s", cid_store_errmsg(q->store));
+			}
+		}
+		item_free(&it);
+		q->busy = false;
+		if (!q->count)
+			pthread_cond_broadcast(&q->idle);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+struct cid_flowq *cid_flowq_new(struct cid_store *s, size_t capacity)
+{
+	struct cid_flowq *q = calloc(1, sizeof(*q));
+	if (!q)
+		return NULL;
+	q->store = s;
+	q->cap = capacity ? capacity : 1024;
+	q->ring = calloc(q->cap, sizeof(*q->ring));
+	if (!q->ring) {
+		free(q);
+		return NULL;
+	}
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->not_empty, NULL);
+	pthread_cond_init(&q->not_full, NULL);
+	pthread_cond_init(&q->idle, NULL);
+	if (pthread_create(&q->thread, NULL, writer, q) != 0) {
+		free(q->ring);
+		free(q);
+		return NULL;
+	}
+	return q;
+}
+
+static struct cid_flow *copy_flow(const struct cid_flow *f)
+{
+	struct cid_flow *c = malloc(sizeof(*c));
+	if (!c)
+		return NULL;
+	*c = *f;
+	/* only what the store reads: no stream state, no table links */
+	c->stream[0] = c->stream[1] = NULL;
+	c->hbuf[0] = c->hbuf[1] = NULL;
+	c->hnext = c->lru_prev = c->lru_next = NULL;
+	c->user = NULL;
+	c->tls = NULL;
+	c->reqs = NULL;
+	c->cap_reqs = 0;
+	if (f->tls) {
+		c->tls = malloc(sizeof(*c->tls));
+		if (!c->tls)
+			goto fail;
+		*c->tls = *f->tls;
+	}
+	if (f->num_reqs) {
+		c->reqs = malloc(f->num_reqs * sizeof(*c->reqs));
+		if (!c->reqs)
+			goto fail;
+		memcpy(c->reqs, f->reqs, f->num_reqs * sizeof(*c->reqs));
+		c->cap_reqs = f->num_reqs;
+	}
+	return c;
+fail:
+	free(c->tls);
+	free(c);
+	return NULL;
+}
+
+bool cid_flowq_put(struct cid_flowq *q, int64_t capture_id, const struct cid_flow *f, const char *ifaces_text)
+{
+	struct item it = {capture_id, copy_flow(f), ifaces_text ? strdup(ifaces_text) : NULL};
+	if (!it.f || (ifaces_text && !it.ifaces)) {
+		item_free(&it);
+		pthread_mutex_lock(&q->mu);
+		q->failed++;
+		pthread_mutex_unlock(&q->mu);
+		return false;
+	}
+	pthread_mutex_lock(&q->mu);
+	while (q->count == q->cap)
+		pthread_cond_wait(&q->not_full, &q->mu);
+	q->ring[(q->head + q->count) % q->cap] = it;
+	q->count++;
+	pthread_cond_signal(&q->not_empty);
+	pthread_mutex_unlock(&q->mu);
+	return true;
+}
+
+int cid_flowq_sync(struct cid_flowq *q, char *err, size_t err_len)
+{
+	int rc;
+	pthread_mutex_lock(&q->mu);
+	while (q->count || q->busy)
+		pthread_cond_wait(&q->idle, &q->mu);
+	rc = q->error;
+	if (rc && err)
+		snprintf(err, err_len, "%s", q->err);
+	q->error = 0;
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+uint64_t cid_flowq_failed(const struct cid_flowq *q)
+{
+	return q->failed;
+}
+
+void cid_flowq_free(struct cid_flowq *q)
+{
+	if (!q)
+		return;
+	cid_flowq_sync(q, NULL, 0);
+	pthread_mutex_lock(&q->mu);
+	q->stop = true;
+	pthread_cond_signal(&q->not_empty);
+	pthread_mutex_unlock(&q->mu);
+	pthread_join(q->thread, NULL);
+	for (size_t i = 0; i < q->count; i++)
+		item_free(&q->ring[(q->head + i) % q->cap]);
+	pthread_mutex_destroy(&q->mu);
+	pthread_cond_destroy(&q->not_empty);
+	pthread_cond_destroy(&q->not_full);
+	pthread_cond_destroy(&q->idle);
+	free(q->ring);
+	free(q);
+}
