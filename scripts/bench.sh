@@ -12,7 +12,7 @@
 #   CALLERID         the binary under test (default $BUILD/callerid)
 #   BENCH_DIR        keep inputs here and reuse them (default: a mktemp dir,
 #                    deleted at the end)
-#   BENCH_SECTIONS   sections to run (default "pcap cloudtrail")
+#   BENCH_SECTIONS   sections to run (default "pcap cloudtrail correlate live")
 #   BENCH_RUNS       runs per measurement (default 3)
 #   BENCH_SIZE_MB    capture size (default 500; keep it >= 200)
 #   BENCH_TSHARK_MB  size of the prefix tshark reads (default 20)
@@ -29,7 +29,7 @@ RUNS=${BENCH_RUNS:-3}
 SIZE_MB=${BENCH_SIZE_MB:-500}
 TSHARK_MB=${BENCH_TSHARK_MB:-20}
 SEED=${BENCH_SEED:-1}
-SECTIONS=${BENCH_SECTIONS:-pcap cloudtrail}
+SECTIONS=${BENCH_SECTIONS:-pcap cloudtrail correlate live}
 CT_RECORDS=${BENCH_CT_RECORDS:-1000000}
 JQ_RUNS=${BENCH_JQ_RUNS:-1}
 # Targets from the issue.
@@ -282,9 +282,24 @@ section_cloudtrail() {
 	fi
 }
 
-# --- more sections go here: correlate, live capture -------------------------
-# Each is a function section_<name> printing its own header and table and
-# returning 0; add <name> to the default BENCH_SECTIONS above.
+# --- correlate: 100k and 1M events against as many flows ---------------------
+section_correlate() {
+	echo "== correlate: events against request bursts (target: 1M in < 30 s, growth <= n log n) =="
+	BUILD=$BUILD CALLERID=$CALLERID sh scripts/bench_correlate.sh ${BENCH_COR_SIZES:-100000 1000000}
+}
+
+# --- live capture: replay into a veth, callerid vs tcpdump (needs root) -----
+section_live() {
+	echo "== live capture: highest rate held without kernel drops, CPU per packet =="
+	if [ "$(id -u)" != 0 ]; then
+		echo "live: needs root (network namespaces); skipped"
+		return 0
+	fi
+	BUILD=$BUILD CALLERID=$CALLERID sh scripts/bench_capture.sh
+}
+
+# Each section is a function section_<name> printing its own header and
+# table and returning 0; add <name> to the default BENCH_SECTIONS above.
 
 echo "callerid bench: $CALLERID"
 echo "machine: $(nproc 2>/dev/null || echo '?') cpus, $(uname -sr); inputs in $DIR"
