@@ -121,6 +121,10 @@ struct cid_flow {
 	uint32_t hlen[2];
 	uint32_t hneed[2];
 	uint8_t hindex[2];                /* next handshake message index to look at */
+	/* First bytes of a direction while fewer than a TLS record header
+	 * (a tiny or hostile first segment): judged once 5 bytes are in. */
+	uint8_t head[2][4];
+	uint8_t head_len[2];
 	void *user;                       /* for the caller */
 };
 

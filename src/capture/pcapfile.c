@@ -235,15 +235,35 @@ static int next_pcap(struct cid_pcapfile *f, struct cid_pcap_rec *rec)
 
 /* ---- pcapng ------------------------------------------------------------- */
 
+/* Largest whole second whose nanoseconds (plus a fraction) fit an int64. */
+#define TS_MAX_S (INT64_MAX / 1000000000LL - 1)
+
 static int64_t ts_to_ns(const struct iface *i, uint64_t ts)
 {
 	uint64_t sec = ts / i->units, rest = ts % i->units, n;
+	int64_t off = i->offset_s, s;
 	/* rest < units; rest * 1e9 fits 64 bits while units <= 1e10 */
 	if (i->units <= 10000000000ULL)
 		n = rest * 1000000000u / i->units;
 	else
 		n = (uint64_t)((double)rest * 1e9 / (double)i->units);
-	return (int64_t)(sec + (uint64_t)i->offset_s) * 1000000000LL + (int64_t)n;
+	/* Hostile timestamps and if_tsoffset values are clamped to what an
+	 * int64 of nanoseconds can hold instead of overflowing. */
+	if (sec > (uint64_t)TS_MAX_S)
+		sec = (uint64_t)TS_MAX_S;
+	if (off > TS_MAX_S)
+		off = TS_MAX_S;
+	else if (off < -TS_MAX_S)
+		off = -TS_MAX_S;
+	s = (int64_t)sec + off;
+	if (s > TS_MAX_S)
+		s = TS_MAX_S;
+	/* Times before 1970 (a negative if_tsoffset) become the epoch, so the
+	 * difference of any two record times fits an int64 (the engine
+	 * subtracts them). */
+	if (s < 0)
+		return 0;
+	return s * 1000000000LL + (int64_t)n;
 }
 
 static int parse_shb(struct cid_pcapfile *f, struct cid_cur *body)
@@ -350,6 +370,9 @@ static int next_pcapng(struct cid_pcapfile *f, struct cid_pcap_rec *rec)
 			uint32_t bom;
 			cid_cur_skip(&c, 4);
 			cid_cur_u32(&c, &bom);
+			/* without a known byte order the length is meaningless */
+			if (bom != PCAPNG_BOM && bom != 0x4D3C2B1Au)
+				return fail(f, "section header block: bad byte-order magic");
 			f->swap = bom == 0x4D3C2B1Au;
 		}
 		cid_cur_init(&c, f->buf + f->start, 12);

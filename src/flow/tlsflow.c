@@ -212,27 +212,59 @@ static void classify(struct cid_engine *e, struct cid_flow *f, int dir, const ui
 	}
 }
 
-static void deliver(void *ctx, const uint8_t *p, size_t n, bool seg_start, int64_t ts)
+static void deliver_chunk(struct cid_engine *e, struct cid_flow *f, int dir, const uint8_t *p, size_t n,
+			  bool seg_start, int64_t ts)
 {
-	struct cid_engine *e = ctx;
-	struct cid_flow *f = e->cur_flow;
-	int dir = e->cur_dir;
-	if (!p) {
-		/* a hole: the hello cannot complete, records lose sync */
-		if (f->hbuf[dir]) {
-			set_failure(e, f, CID_TLSS_GAP);
-			hbuf_drop(f, dir);
-		}
-		f->walk[dir].lost = true;
-		e->st.stream_gaps++;
-		return;
-	}
 	if (!f->tls || (!f->hello_done && !f->hbuf[dir]))
 		classify(e, f, dir, p, n, seg_start);
 	if (f->hbuf[dir])
 		hello_feed(e, f, dir, p, n, ts);
 	if (f->bursts)
 		cid_burst_walk(e, f, dir, p, n, seg_start, ts);
+}
+
+static void deliver(void *ctx, const uint8_t *p, size_t n, bool seg_start, int64_t ts)
+{
+	struct cid_engine *e = ctx;
+	struct cid_flow *f = e->cur_flow;
+	int dir = e->cur_dir;
+	size_t hl = f->head_len[dir];
+	if (!p) {
+		/* a hole: the hello cannot complete, records lose sync */
+		if (f->hbuf[dir]) {
+			set_failure(e, f, CID_TLSS_GAP);
+			hbuf_drop(f, dir);
+		}
+		f->head_len[dir] = 0;
+		f->walk[dir].lost = true;
+		e->st.stream_gaps++;
+		return;
+	}
+	/* A direction that starts with fewer bytes than a record header (5,
+	 * RFC 8446 5.1) cannot be judged yet: keep them and judge the joined
+	 * bytes, so a hello split after its first bytes is still found. */
+	if (hl || (seg_start && n < 5 && cid_stream_delivered(f->stream[dir]) == 0 &&
+		   (!f->tls || (!f->hello_done && !f->hbuf[dir] && f->hindex[dir] == 0)))) {
+		uint8_t *joined;
+		if (hl + n < 5) {
+			memcpy(f->head[dir] + hl, p, n);
+			f->head_len[dir] = (uint8_t)(hl + n);
+			return;
+		}
+		f->head_len[dir] = 0;
+		joined = malloc(hl + n);
+		if (!joined) {
+			e->st.alloc_failed++;
+			deliver_chunk(e, f, dir, p, n, false, ts);
+			return;
+		}
+		memcpy(joined, f->head[dir], hl);
+		memcpy(joined + hl, p, n);
+		deliver_chunk(e, f, dir, joined, hl + n, true, ts);
+		free(joined);
+		return;
+	}
+	deliver_chunk(e, f, dir, p, n, seg_start, ts);
 }
 
 void cid_flow_stream_isn(struct cid_engine *e, struct cid_flow *f, int dir, uint32_t next_seq)
