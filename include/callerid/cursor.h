@@ -120,10 +120,12 @@ static inline bool cid_cur_u24(struct cid_cur *c, uint32_t *out)
 
 static inline bool cid_cur_u32(struct cid_cur *c, uint32_t *out)
 {
-	uint64_t v;
-	if (!cid_cur_get_uN(c, &v, 4))
+	if (c->len < 4)
 		return false;
-	*out = (uint32_t)v;
+	*out = (uint32_t)c->data[0] << 24 | (uint32_t)c->data[1] << 16 | (uint32_t)c->data[2] << 8 |
+	       (uint32_t)c->data[3];
+	c->data += 4;
+	c->len -= 4;
 	return true;
 }
 

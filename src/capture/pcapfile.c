@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "callerid/cursor.h"
@@ -20,6 +22,7 @@
 #include "callerid/pcapfile.h"
 
 #define BUF_INITIAL (4u * 1024u * 1024u)
+#define MAP_WINDOW (16u * 1024u * 1024u)
 
 #define PCAPNG_SHB 0x0A0D0D0Au
 #define PCAPNG_IDB 1u
@@ -44,6 +47,13 @@ struct cid_pcapfile {
 	size_t cap, start, end;
 	uint64_t base_off;   /* file offset of buf[start] */
 	bool eof;
+	/* Regular files are read through a sliding read-only mapping: no copy
+	 * into a buffer (the read() copy was a third of the reader's time), and
+	 * at most MAP_WINDOW bytes mapped (resident) at once. */
+	bool mapped;
+	uint8_t *map;
+	size_t map_len;
+	uint64_t file_size;
 	bool ng;
 	bool swap;           /* file byte order differs from big-endian reading */
 	bool nsec;           /* pcap: nanosecond magic */
@@ -62,12 +72,12 @@ struct cid_pcapfile {
 
 /* ---- byte-order aware getters on a cursor ------------------------------- */
 
-static bool get16(struct cid_pcapfile *f, struct cid_cur *c, uint16_t *v)
+static inline bool get16(struct cid_pcapfile *f, struct cid_cur *c, uint16_t *v)
 {
 	return f->swap ? cid_cur_u16_le(c, v) : cid_cur_u16(c, v);
 }
 
-static bool get32(struct cid_pcapfile *f, struct cid_cur *c, uint32_t *v)
+static inline bool get32(struct cid_pcapfile *f, struct cid_cur *c, uint32_t *v)
 {
 	return f->swap ? cid_cur_u32_le(c, v) : cid_cur_u32(c, v);
 }
@@ -75,12 +85,55 @@ static bool get32(struct cid_pcapfile *f, struct cid_cur *c, uint32_t *v)
 /* ---- buffer ------------------------------------------------------------- */
 
 /* Makes n bytes available at buf+start. false at end of input (fewer). */
+/* Maps the window that starts at the page holding base_off and covers at
+ * least n bytes (or up to the end of the file). */
+static bool remap(struct cid_pcapfile *f, size_t n)
+{
+	static size_t page;
+	uint64_t at, len;
+	void *m;
+	if (!page)
+		page = (size_t)sysconf(_SC_PAGESIZE);
+	at = f->base_off - f->base_off % page;
+	if (f->base_off >= f->file_size)
+		return false;
+	len = f->file_size - at;
+	if (len > MAP_WINDOW && len > (f->base_off - at) + n)
+		len = MAP_WINDOW > (f->base_off - at) + n ? MAP_WINDOW : (f->base_off - at) + n;
+	if (f->map)
+		munmap(f->map, f->map_len);
+	f->map = NULL;
+	m = mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, f->fd, (off_t)at);
+	if (m == MAP_FAILED) {
+		snprintf(f->err, sizeof(f->err), "%s: cannot map offset %llu: %s", f->path,
+			 (unsigned long long)at, strerror(errno));
+		f->eof = true;
+		return false;
+	}
+	(void)madvise(m, (size_t)len, MADV_SEQUENTIAL);
+	f->map = m;
+	f->map_len = (size_t)len;
+	f->buf = m;
+	f->start = (size_t)(f->base_off - at);
+	f->end = (size_t)len;
+	return f->end - f->start >= n;
+}
+
 static bool ensure(struct cid_pcapfile *f, size_t n)
 {
 	if (f->end - f->start >= n)
 		return true;
 	if (f->mem || f->eof)
 		return false;
+	if (f->mapped) {
+		/* the rest of the file is shorter than n: a truncated record */
+		if (f->file_size - f->base_off < n) {
+			if (f->end - f->start < f->file_size - f->base_off)
+				(void)remap(f, (size_t)(f->file_size - f->base_off));
+			return false;
+		}
+		return remap(f, n);
+	}
 	if (f->start) {
 		memmove(f->buf, f->buf + f->start, f->end - f->start);
 		f->end -= f->start;
@@ -354,8 +407,8 @@ static int parse_idb(struct cid_pcapfile *f, struct cid_cur *body)
 static int next_pcapng(struct cid_pcapfile *f, struct cid_pcap_rec *rec)
 {
 	for (;;) {
-		struct cid_cur c, body;
-		uint32_t type, len, len2, ifid = 0, hi = 0, lo = 0, caplen, wirelen;
+		struct cid_cur c, body = {NULL, 0};
+		uint32_t type, len, len2 = 0, ifid = 0, hi = 0, lo = 0, caplen, wirelen;
 		if (!ensure(f, 12)) {
 			if (f->err[0])
 				return -1;
@@ -507,6 +560,20 @@ struct cid_pcapfile *cid_pcapfile_open(const char *path, char *err, size_t err_l
 		free(f);
 		return NULL;
 	}
+	{
+		struct stat st;
+		if (f->fd > 0 && fstat(f->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+		    !getenv("CALLERID_NO_MMAP")) {
+			f->mapped = true;
+			f->file_size = (uint64_t)st.st_size;
+			if (!remap(f, 0) && f->err[0]) {
+				snprintf(err, err_len, "%s", f->err);
+				cid_pcapfile_free(f);
+				return NULL;
+			}
+			return open_common(f, err, err_len);
+		}
+	}
 	f->cap = BUF_INITIAL;
 	f->buf = malloc(f->cap);
 	if (!f->buf) {
@@ -540,7 +607,12 @@ void cid_pcapfile_free(struct cid_pcapfile *f)
 {
 	if (!f)
 		return;
-	if (!f->mem) {
+	if (f->mapped) {
+		if (f->map)
+			munmap(f->map, f->map_len);
+		if (f->fd > 0)
+			close(f->fd);
+	} else if (!f->mem) {
 		free(f->buf);
 		if (f->fd > 0)
 			close(f->fd);

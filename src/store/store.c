@@ -290,7 +290,9 @@ struct cid_store *cid_store_open(const char *path, bool readonly, char *err, siz
 	}
 	if (check_or_create(s, path, readonly))
 		goto fail;
-	flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+	/* one thread at a time uses a connection (read's writer thread takes
+	 * it over until it is drained): SQLite's own mutexes are not needed */
+	flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
 #ifdef SQLITE_OPEN_NOFOLLOW
 	flags |= SQLITE_OPEN_NOFOLLOW;
 #endif
@@ -515,13 +517,24 @@ static void list_add(struct list *l, const char *item)
 	l->p[l->len] = '\0';
 }
 
-/* 4-digit lowercase hex in wire order, GREASE kept. */
+static void hex16(char out[5], uint16_t v)
+{
+	static const char digits[] = "0123456789abcdef";
+	out[0] = digits[(v >> 12) & 15];
+	out[1] = digits[(v >> 8) & 15];
+	out[2] = digits[(v >> 4) & 15];
+	out[3] = digits[v & 15];
+	out[4] = '\0';
+}
+
+/* 4-digit lowercase hex in wire order, GREASE kept. (Written by hand: these
+ * lists are most of a TLS row, and printf was a tenth of a large read.) */
 static void list_hex16(struct list *l, const uint16_t *v, size_t n)
 {
 	char item[8];
 	list_reset(l);
 	for (size_t i = 0; i < n; i++) {
-		snprintf(item, sizeof(item), "%04x", (unsigned)v[i]);
+		hex16(item, v[i]);
 		list_add(l, item);
 	}
 }
@@ -537,7 +550,9 @@ static void list_names(struct list *l, const uint16_t *v, size_t n, const char *
 			continue;
 		name = name_of(v[i]);
 		if (!name) {
-			snprintf(item, sizeof(item), "0x%04x", (unsigned)v[i]);
+			item[0] = '0';
+			item[1] = 'x';
+			hex16(item + 2, v[i]);
 			name = item;
 		}
 		list_add(l, name);
