@@ -257,9 +257,37 @@ static const char schema_v2[] =
 	"CREATE INDEX attribution_flow ON attribution(flow_id);"
 	"CREATE INDEX attribution_owner ON attribution(owner_key);";
 
+/* Version 3: IMDS and DNS evidence (src/store/evidence.c writes them).
+ * http: the response status and time, the IAM role named by a
+ * .../security-credentials/<role> path (never the credentials: bodies are
+ * not stored), the TTL asked for by PUT /latest/api/token, the IMDS
+ * version (2 when a token was sent or requested, else 1), imds_kind
+ * (cid_http_imds_name) and parse_error (NULL, or why the stream broke:
+ * such a row has no method). dns: where the message went, its id, whether
+ * it is a response, the header flags, and parse_error (NULL when parsed).
+ * dns.answers is a JSON array, documented in docs/imds-dns.md. */
+static const char schema_v3[] =
+	"ALTER TABLE http ADD COLUMN answer_us INTEGER;"
+	"ALTER TABLE http ADD COLUMN status INTEGER;"
+	"ALTER TABLE http ADD COLUMN role_name TEXT;"
+	"ALTER TABLE http ADD COLUMN token_ttl INTEGER;"
+	"ALTER TABLE http ADD COLUMN imdsv INTEGER;"
+	"ALTER TABLE http ADD COLUMN imds_kind TEXT;"
+	"ALTER TABLE http ADD COLUMN parse_error TEXT;"
+	"ALTER TABLE dns ADD COLUMN flow_id INTEGER;"
+	"ALTER TABLE dns ADD COLUMN server_ip TEXT;"
+	"ALTER TABLE dns ADD COLUMN server_port INTEGER;"
+	"ALTER TABLE dns ADD COLUMN proto INTEGER;"
+	"ALTER TABLE dns ADD COLUMN txid INTEGER;"
+	"ALTER TABLE dns ADD COLUMN response INTEGER;"
+	"ALTER TABLE dns ADD COLUMN flags INTEGER;"
+	"ALTER TABLE dns ADD COLUMN parse_error TEXT;"
+	"CREATE INDEX http_role ON http(role_name);";
+
 static const char *const migrations[] = {
 	schema_v1, /* 0 -> 1 */
 	schema_v2, /* 1 -> 2 */
+	schema_v3, /* 2 -> 3 */
 };
 
 #define NUM_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

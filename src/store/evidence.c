@@ -1,0 +1,194 @@
+/*
+ * evidence.c - the http and dns rows: IMDS requests with their status and
+ * role, DNS questions with their answers. Statements are prepared once per
+ * writer and bound; wire text is bound with its length.
+ */
+#include "callerid/evidence.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ANSWERS_CAP (64u * 1024u) /* 32 answers of two 253-byte names fit */
+
+enum { EV_HTTP, EV_DNS, EV__COUNT };
+
+static const char *const ev_sql[EV__COUNT] = {
+	[EV_HTTP] = "INSERT INTO http(flow_id, ts_us, method, path, host, user_agent, imds_token,"
+		    " answer_us, status, role_name, token_ttl, imdsv, imds_kind, parse_error)"
+		    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+	[EV_DNS] = "INSERT INTO dns(ts_us, client_ip, client_port, qname, qtype, rcode, answers,"
+		   " flow_id, server_ip, server_port, proto, txid, response, flags, parse_error)"
+		   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+};
+
+struct cid_evidence {
+	struct cid_store *store;
+	sqlite3_stmt *st[EV__COUNT];
+	struct cid_buf answers;
+};
+
+struct cid_evidence *cid_evidence_new(struct cid_store *s, char *err, size_t err_len)
+{
+	struct cid_evidence *e = calloc(1, sizeof(*e));
+	sqlite3 *db = cid_store_db(s);
+	if (!e) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	e->store = s;
+	cid_buf_init(&e->answers, ANSWERS_CAP);
+	for (int i = 0; i < EV__COUNT; i++) {
+		if (sqlite3_prepare_v3(db, ev_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &e->st[i], NULL) !=
+		    SQLITE_OK) {
+			snprintf(err, err_len, "cannot prepare evidence statement: %s", sqlite3_errmsg(db));
+			cid_evidence_free(e);
+			return NULL;
+		}
+	}
+	return e;
+}
+
+void cid_evidence_free(struct cid_evidence *e)
+{
+	if (!e)
+		return;
+	for (int i = 0; i < EV__COUNT; i++)
+		sqlite3_finalize(e->st[i]);
+	cid_buf_cleanup(&e->answers);
+	free(e);
+}
+
+static void bind_textn(sqlite3_stmt *st, int i, const char *p, size_t n)
+{
+	if (p)
+		sqlite3_bind_text64(st, i, p, (sqlite3_uint64)n, SQLITE_TRANSIENT, SQLITE_UTF8);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_id(sqlite3_stmt *st, int i, int64_t id)
+{
+	if (id)
+		sqlite3_bind_int64(st, i, id);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_addr(sqlite3_stmt *st, int i, const struct cid_addr *a)
+{
+	char buf[CID_ADDRSTRLEN];
+	if (a->family == 4 || a->family == 6) {
+		cid_addr_str(a, buf, sizeof(buf));
+		bind_textn(st, i, buf, strlen(buf));
+	} else
+		sqlite3_bind_null(st, i);
+}
+
+/* Begins the batch, steps, resets, counts the row. */
+static int run(struct cid_evidence *e, sqlite3_stmt *st)
+{
+	int rc, r = 0;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		r = -CID_EDB;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (!r)
+		r = cid_store_row_done(e->store);
+	return r;
+}
+
+int cid_evidence_put_http(struct cid_evidence *e, int64_t flow_id, const struct cid_http_rec *r)
+{
+	sqlite3_stmt *st = e->st[EV_HTTP];
+	const struct cid_http_req *q = &r->req;
+	int rc = cid_store_begin(e->store);
+	if (rc)
+		return rc;
+	bind_id(st, 1, flow_id);
+	sqlite3_bind_int64(st, 2, r->ts_ns / 1000);
+	if (r->parse_error) {
+		/* a broken direction: when and why, nothing else */
+		bind_textn(st, 14, r->parse_error, strlen(r->parse_error));
+		return run(e, st);
+	}
+	bind_textn(st, 3, q->method, q->method_len);
+	bind_textn(st, 4, q->path, q->path_len);
+	bind_textn(st, 5, q->have_host ? q->host : NULL, q->host_len);
+	bind_textn(st, 6, q->have_user_agent ? q->user_agent : NULL, q->user_agent_len);
+	sqlite3_bind_int(st, 7, q->imds_token);
+	if (r->answer_ns)
+		sqlite3_bind_int64(st, 8, r->answer_ns / 1000);
+	if (r->status)
+		sqlite3_bind_int(st, 9, r->status);
+	bind_textn(st, 10, q->role_len ? q->role : NULL, q->role_len);
+	if (q->have_token_ttl)
+		sqlite3_bind_int64(st, 11, q->token_ttl);
+	if (q->imds != CID_HTTP_IMDS_NONE)
+		sqlite3_bind_int(st, 12, q->imdsv);
+	bind_textn(st, 13, cid_http_imds_name(q->imds), strlen(cid_http_imds_name(q->imds)));
+	return run(e, st);
+}
+
+void cid_evidence_dns_answers_json(struct cid_buf *b, const struct cid_dns_msg *m)
+{
+	char addr[CID_ADDRSTRLEN];
+	cid_buf_addc(b, '[');
+	for (uint32_t i = 0; i < m->num_answers; i++) {
+		const struct cid_dns_rr *rr = &m->answers[i];
+		if (i)
+			cid_buf_addc(b, ',');
+		cid_buf_adds(b, "{\"name\":");
+		cid_esc_json(b, rr->name.text, rr->name.len);
+		cid_buf_printf(b, ",\"type\":\"%s\",\"ttl\":%lu,\"data\":", cid_dns_type_name(rr->type),
+			       (unsigned long)rr->ttl);
+		if (rr->type == CID_DNS_TYPE_CNAME)
+			cid_esc_json(b, rr->target.text, rr->target.len);
+		else {
+			cid_addr_str(&rr->addr, addr, sizeof(addr));
+			cid_esc_json(b, addr, strlen(addr));
+		}
+		cid_buf_adds(b, rr->on_chain ? ",\"chain\":true}" : ",\"chain\":false}");
+	}
+	cid_buf_addc(b, ']');
+}
+
+int cid_evidence_put_dns(struct cid_evidence *e, const struct cid_dns_seen *w, const struct cid_dns_msg *m,
+			 enum cid_status st_parse, const char *reason)
+{
+	sqlite3_stmt *st = e->st[EV_DNS];
+	int rc = cid_store_begin(e->store);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, w->ts_ns / 1000);
+	bind_addr(st, 2, &w->client);
+	sqlite3_bind_int(st, 3, w->client_port);
+	bind_id(st, 8, w->flow_id);
+	bind_addr(st, 9, &w->server);
+	sqlite3_bind_int(st, 10, w->server_port);
+	sqlite3_bind_int(st, 11, w->proto);
+	if (st_parse != CID_OK || !m) {
+		char why[160];
+		snprintf(why, sizeof(why), "%s: %s", cid_status_name(st_parse), reason ? reason : "");
+		bind_textn(st, 15, why, strlen(why));
+		return run(e, st);
+	}
+	if (m->have_question) {
+		bind_textn(st, 4, m->qname.text, m->qname.len);
+		sqlite3_bind_int(st, 5, m->qtype);
+	}
+	sqlite3_bind_int(st, 6, m->rcode);
+	if (m->qr) {
+		cid_buf_reset(&e->answers);
+		cid_evidence_dns_answers_json(&e->answers, m);
+		if (e->answers.capped || e->answers.oom)
+			sqlite3_bind_null(st, 7);
+		else
+			bind_textn(st, 7, e->answers.p, e->answers.len);
+	}
+	sqlite3_bind_int(st, 12, m->id);
+	sqlite3_bind_int(st, 13, m->qr);
+	sqlite3_bind_int(st, 14, m->flags);
+	return run(e, st);
+}
