@@ -62,6 +62,34 @@ struct cid_flow_tls {
 };
 
 struct cid_stream;  /* opaque: reassembly state of one direction */
+struct cid_http_conn;
+struct cid_http_rec;
+struct cid_dns_framer;
+
+/* One DNS message as captured (parsed when it is stored). */
+struct cid_dns_raw {
+	int64_t ts_ns;
+	uint8_t dir;                      /* 0 client->server (a query), 1 the answer */
+	uint16_t len;
+	uint8_t *bytes;
+};
+
+#define CID_EV_PER_FLOW 16u          /* HTTP requests / DNS messages kept per flow */
+#define CID_EV_TOTAL 20000u          /* ... in the whole engine at once */
+#define CID_DNS_RAW_CAP 4096u        /* bytes of one DNS message kept */
+
+/* Plaintext evidence on a flow: IMDS HTTP requests, DNS messages. */
+struct cid_flow_ev {
+	struct cid_http_conn *http;
+	struct cid_http_rec *http_recs;
+	uint32_t num_http, http_written;
+	struct cid_dns_raw dns[CID_EV_PER_FLOW];
+	uint32_t num_dns, dns_written;
+	struct cid_dns_framer *framer[2]; /* DNS over TCP */
+	bool dns_tcp;                     /* a TCP flow to port 53 */
+	bool dns_lost[2];                 /* a hole broke the TCP framing */
+	uint32_t dropped;                 /* records past the caps */
+};
 struct cid_recwalk { /* TLS record-boundary walker for one direction */
 	uint8_t hdr[5];
 	uint8_t hdr_have;
@@ -92,6 +120,7 @@ struct cid_flow {
 	struct cid_stream *stream[2];
 	struct cid_recwalk walk[2];
 	struct cid_flow_tls *tls;         /* NULL until TLS is seen */
+	struct cid_flow_ev *ev;           /* NULL unless HTTP or DNS was seen */
 	/* Request bursts. */
 	struct cid_request *reqs;
 	uint32_t num_reqs, cap_reqs;
@@ -111,6 +140,7 @@ struct cid_flow {
 	bool hello_done;                  /* no more hello parsing on this flow */
 	bool bursts;                      /* request bursts are recorded (TLS-like flow) */
 	uint8_t undecided_tries;          /* payload chunks seen before TLS was recognised */
+	uint8_t stream_start_seen;        /* first chunks checked for plaintext protocols */
 	int64_t close_ns;
 	uint64_t hash;
 	/* Table links. */
@@ -146,6 +176,9 @@ struct cid_engine_stats {
 	uint64_t reqs;
 	uint64_t reqs_dropped;
 	uint64_t time_backwards;          /* frames older than the last one */
+	uint64_t http_reqs;               /* plaintext HTTP requests (IMDS) */
+	uint64_t dns_msgs;                /* DNS messages */
+	uint64_t ev_dropped;              /* HTTP/DNS records past the caps */
 	uint64_t alloc_failed;
 };
 
@@ -165,6 +198,17 @@ struct cid_engine_config {
 	void (*on_tls)(void *ctx, struct cid_flow *f);
 	/* Called once per flow as it ends, before it is freed. */
 	void (*on_end)(void *ctx, struct cid_flow *f);
+	/* Optional: called once per flow as it is created, on its first packet
+	 * (tuple, direction and first_ns set; no packet counted yet). Live
+	 * attribution runs here. */
+	void (*on_new)(void *ctx, struct cid_flow *f);
+	/* Called for each plaintext HTTP request as it completes (may be NULL). */
+	void (*on_http)(void *ctx, struct cid_flow *f, const struct cid_http_rec *r);
+	/* Server ports whose TCP flows are parsed as HTTP/1.x when they start
+	 * like a request; default {80} (IMDS is 169.254.169.254:80). */
+	uint16_t http_ports[8];
+	size_t num_http_ports;
+	bool dns;                         /* parse port-53 traffic; default true */
 	void *ctx;
 };
 

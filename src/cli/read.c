@@ -141,6 +141,11 @@ static void summary(const char *path, const struct cid_engine_stats *st, const s
 		if (st->skipped[i])
 			fprintf(stderr, "  not decoded: %llu %s\n", (unsigned long long)st->skipped[i],
 				cid_skip_name((enum cid_skip)i));
+	if (st->http_reqs || st->dns_msgs)
+		fprintf(stderr, "  plaintext evidence: %llu HTTP requests, %llu DNS messages\n",
+			(unsigned long long)st->http_reqs, (unsigned long long)st->dns_msgs);
+	if (st->ev_dropped)
+		fprintf(stderr, "  HTTP/DNS records over the caps: %llu\n", (unsigned long long)st->ev_dropped);
 	if (bpf_dropped)
 		fprintf(stderr, "  rejected by the -f filter: %llu\n", (unsigned long long)bpf_dropped);
 	if (st->filtered)

@@ -52,6 +52,9 @@ void cid_engine_config_default(struct cid_engine_config *cfg)
 	cfg->burst_gap_ns = CID_BURST_GAP_DEFAULT_US * 1000;
 	cfg->dedup_window_ns = 50 * 1000000LL;
 	cfg->linger_ns = 2 * 1000000000LL;
+	cfg->http_ports[0] = 80;
+	cfg->num_http_ports = 1;
+	cfg->dns = true;
 }
 
 struct cid_engine *cid_engine_new(const struct cid_engine_config *cfg)
@@ -70,6 +73,8 @@ struct cid_engine *cid_engine_new(const struct cid_engine_config *cfg)
 	while (nb < e->cfg.max_flows && nb < ((size_t)1 << 26))
 		nb <<= 1;
 	e->nbuckets = nb;
+	/* buckets are pointers to chains */
+	// NOLINTNEXTLINE(bugprone-sizeof-expression)
 	e->buckets = calloc(nb, sizeof(*e->buckets));
 	e->scratch = malloc(e->cfg.stream_cap);
 	if (!e->buckets || !e->scratch) {
@@ -147,8 +152,9 @@ static void bucket_remove(struct cid_engine *e, struct cid_flow *f)
 
 /* ---- ending a flow ------------------------------------------------------ */
 
-static void flow_release(struct cid_flow *f)
+static void flow_release(struct cid_engine *e, struct cid_flow *f)
 {
+	cid_ev_release(e, f);
 	for (int d = 0; d < 2; d++) {
 		cid_stream_free(f->stream[d]);
 		free(f->hbuf[d]);
@@ -171,6 +177,7 @@ static void end_flow(struct cid_engine *e, struct cid_flow *f, enum cid_end why)
 		if (f->stream[d])
 			cid_flow_stream_close(e, f, d);
 	cid_burst_finish(e, f);
+	cid_ev_finish(e, f);
 	if (f->end_reason == CID_END_NONE || why == CID_END_EVICTED)
 		f->end_reason = why;
 	if (why == CID_END_EVICTED)
@@ -180,7 +187,7 @@ static void end_flow(struct cid_engine *e, struct cid_flow *f, enum cid_end why)
 	cid_flow_tls_settle(e, f);
 	if (e->cfg.on_end)
 		e->cfg.on_end(e->cfg.ctx, f);
-	flow_release(f);
+	flow_release(e, f);
 }
 
 void cid_engine_flush(struct cid_engine *e, enum cid_end reason)
@@ -311,6 +318,8 @@ static struct cid_flow *create(struct cid_engine *e, const struct cid_pkt *p, ui
 	list_append(&e->lru_head, &e->lru_tail, f);
 	e->num_flows++;
 	e->st.flows++;
+	if (e->cfg.on_new)
+		e->cfg.on_new(e->cfg.ctx, f);
 	return f;
 }
 
@@ -449,6 +458,8 @@ void cid_engine_frame(struct cid_engine *e, int64_t ts, int dlt, uint32_t ifinde
 		f->s2c_pkts++;
 		f->s2c_bytes += pkt.payload_wire_len;
 	}
+	if (pkt.proto == 17 && e->cfg.dns && (pkt.sport == 53 || pkt.dport == 53) && pkt.payload_len)
+		cid_ev_dns_udp(e, f, dir, pkt.payload, pkt.payload_len, ts);
 	if (pkt.proto == 6) {
 		tcp_state(e, f, &pkt, dir, ts);
 		/* data in a SYN (TCP Fast Open, RFC 7413) starts after the SYN's

@@ -16,6 +16,7 @@ struct cid_engine {
 	int64_t now_ns;
 	uint8_t *scratch;                              /* one handshake message */
 	struct cid_tls_hello tmp_hello;                /* a ServerHello being parsed */
+	uint32_t ev_records;                           /* HTTP/DNS records held by flows */
 	/* delivery context */
 	struct cid_flow *cur_flow;
 	int cur_dir;
@@ -33,5 +34,16 @@ void cid_burst_walk(struct cid_engine *e, struct cid_flow *f, int dir, const uin
 		    int64_t ts);
 void cid_burst_data(struct cid_engine *e, struct cid_flow *f, int dir, uint64_t n, int64_t ts);
 void cid_burst_finish(struct cid_engine *e, struct cid_flow *f);
+
+/* evflow.c: plaintext evidence (HTTP/IMDS, DNS) */
+bool cid_ev_http_port(const struct cid_engine *e, uint16_t port);
+bool cid_ev_looks_like_http(const uint8_t *p, size_t n);
+bool cid_ev_http_start(struct cid_engine *e, struct cid_flow *f);
+bool cid_ev_dns_tcp_start(struct cid_engine *e, struct cid_flow *f);
+void cid_ev_http_feed(struct cid_engine *e, struct cid_flow *f, int dir, const uint8_t *p, size_t n, int64_t ts);
+void cid_ev_dns_udp(struct cid_engine *e, struct cid_flow *f, int dir, const uint8_t *p, size_t n, int64_t ts);
+void cid_ev_dns_tcp(struct cid_engine *e, struct cid_flow *f, int dir, const uint8_t *p, size_t n, int64_t ts);
+void cid_ev_finish(struct cid_engine *e, struct cid_flow *f);
+void cid_ev_release(struct cid_engine *e, struct cid_flow *f);
 
 #endif

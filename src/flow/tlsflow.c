@@ -154,7 +154,9 @@ static void parse_hellos(struct cid_engine *e, struct cid_flow *f, int dir, int6
 static void hello_feed(struct cid_engine *e, struct cid_flow *f, int dir, const uint8_t *p, size_t n, int64_t ts)
 {
 	size_t room;
-	if (!f->hbuf[dir])
+	/* hbuf is only allocated once f->tls exists; checked so the parser
+	 * below never relies on that from afar */
+	if (!f->hbuf[dir] || !f->tls)
 		return;
 	room = e->cfg.stream_cap - f->hlen[dir];
 	if (n > room) {
@@ -212,11 +214,30 @@ static void classify(struct cid_engine *e, struct cid_flow *f, int dir, const ui
 	}
 }
 
+static bool plain_evidence(const struct cid_flow *f)
+{
+	return f->ev && (f->ev->http || f->ev->dns_tcp);
+}
+
 static void deliver_chunk(struct cid_engine *e, struct cid_flow *f, int dir, const uint8_t *p, size_t n,
 			  bool seg_start, int64_t ts)
 {
-	if (!f->tls || (!f->hello_done && !f->hbuf[dir]))
+	if (!plain_evidence(f) && (!f->tls || (!f->hello_done && !f->hbuf[dir])))
 		classify(e, f, dir, p, n, seg_start);
+	/* Not TLS: plaintext HTTP on an HTTP port (IMDS), or DNS over TCP. */
+	if (!f->tls && !plain_evidence(f) && f->stream_start_seen < 2) {
+		f->stream_start_seen++;
+		if (e->cfg.dns && f->sport == 53)
+			(void)cid_ev_dns_tcp_start(e, f);
+		else if (dir == 0 && seg_start && cid_ev_http_port(e, f->sport) && cid_ev_looks_like_http(p, n))
+			(void)cid_ev_http_start(e, f);
+	}
+	if (f->ev) {
+		if (f->ev->http)
+			cid_ev_http_feed(e, f, dir, p, n, ts);
+		else if (f->ev->dns_tcp)
+			cid_ev_dns_tcp(e, f, dir, p, n, ts);
+	}
 	if (f->hbuf[dir])
 		hello_feed(e, f, dir, p, n, ts);
 	if (f->bursts)
@@ -238,6 +259,10 @@ static void deliver(void *ctx, const uint8_t *p, size_t n, bool seg_start, int64
 		f->head_len[dir] = 0;
 		f->walk[dir].lost = true;
 		e->st.stream_gaps++;
+		if (f->ev && f->ev->http)
+			cid_ev_http_feed(e, f, dir, NULL, n, ts);
+		else if (f->ev && f->ev->dns_tcp)
+			cid_ev_dns_tcp(e, f, dir, NULL, n, ts);
 		return;
 	}
 	/* A direction that starts with fewer bytes than a record header (5,
@@ -283,7 +308,7 @@ void cid_flow_stream_isn(struct cid_engine *e, struct cid_flow *f, int dir, uint
 /* Whether this flow still needs its bytes in order. */
 static bool wants_stream(const struct cid_flow *f)
 {
-	if (f->bursts)
+	if (f->bursts || plain_evidence(f))
 		return true;
 	if (f->tls)
 		return !f->hello_done;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "callerid/flowq.h"
+#include "callerid/http.h"
 
 struct item {
 	int64_t capture_id;
@@ -26,14 +27,58 @@ struct cid_flowq {
 	char err[CID_ERRBUF_SIZE];
 };
 
+static void ev_free(struct cid_flow_ev *ev)
+{
+	if (!ev)
+		return;
+	free(ev->http_recs);
+	for (uint32_t i = 0; i < ev->num_dns; i++)
+		free(ev->dns[i].bytes);
+	free(ev);
+}
+
+/* The evidence records only: parsers (HTTP connection, DNS framers) stay
+ * with the engine. */
+static struct cid_flow_ev *ev_copy(const struct cid_flow_ev *src)
+{
+	struct cid_flow_ev *ev = calloc(1, sizeof(*ev));
+	if (!ev)
+		return NULL;
+	ev->num_http = src->num_http;
+	ev->http_written = src->http_written;
+	ev->dns_written = src->dns_written;
+	ev->dropped = src->dropped;
+	if (src->num_http) {
+		ev->http_recs = malloc(src->num_http * sizeof(*ev->http_recs));
+		if (!ev->http_recs)
+			goto fail;
+		memcpy(ev->http_recs, src->http_recs, src->num_http * sizeof(*ev->http_recs));
+	}
+	for (uint32_t i = 0; i < src->num_dns; i++) {
+		ev->dns[i] = src->dns[i];
+		ev->dns[i].bytes = malloc(src->dns[i].len ? src->dns[i].len : 1);
+		if (!ev->dns[i].bytes)
+			goto fail;
+		memcpy(ev->dns[i].bytes, src->dns[i].bytes, src->dns[i].len);
+		ev->num_dns = i + 1;
+	}
+	return ev;
+fail:
+	ev_free(ev);
+	return NULL;
+}
+
 static void item_free(struct item *it)
 {
+	/* ifaces may be set without f when copying the flow failed */
+	free(it->ifaces);
+	it->ifaces = NULL;
 	if (!it->f)
 		return;
+	ev_free(it->f->ev);
 	free(it->f->tls);
 	free(it->f->reqs);
 	free(it->f);
-	free(it->ifaces);
 	it->f = NULL;
 }
 
@@ -111,7 +156,13 @@ static struct cid_flow *copy_flow(const struct cid_flow *f)
 	c->user = NULL;
 	c->tls = NULL;
 	c->reqs = NULL;
+	c->ev = NULL;
 	c->cap_reqs = 0;
+	if (f->ev) {
+		c->ev = ev_copy(f->ev);
+		if (!c->ev)
+			goto fail;
+	}
 	if (f->tls) {
 		c->tls = malloc(sizeof(*c->tls));
 		if (!c->tls)
@@ -127,7 +178,9 @@ static struct cid_flow *copy_flow(const struct cid_flow *f)
 	}
 	return c;
 fail:
+	ev_free(c->ev);
 	free(c->tls);
+	free(c->reqs);
 	free(c);
 	return NULL;
 }

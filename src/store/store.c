@@ -14,6 +14,8 @@
  * so a concurrent writer waits in busy_timeout instead of deadlocking on a
  * lock upgrade) committed every CID_STORE_BATCH rows or on flush/free.
  */
+#include "callerid/dns.h"
+#include "callerid/evidence.h"
 #include "callerid/store.h"
 
 #include <errno.h>
@@ -90,6 +92,8 @@ struct cid_store {
 	/* Scratch for put_flow, kept here rather than on the stack. */
 	struct list ciphers, versions, groups, key_shares, sig_algs, exts;
 	char ja3[CID_JA3_MAX], ja3s[CID_JA3_MAX];
+	struct cid_evidence *ev;  /* http/dns writers, made on first use */
+	struct cid_dns_msg dns;   /* scratch for parsing a flow's DNS messages */
 };
 
 static void set_err(struct cid_store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -321,6 +325,7 @@ void cid_store_free(struct cid_store *s)
 		return;
 	if (s->db && !s->readonly)
 		cid_store_flush(s);
+	cid_evidence_free(s->ev);
 	for (int i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close_v2(s->db);
@@ -703,6 +708,43 @@ static int put_tls_row(struct cid_store *s, const struct cid_flow *f)
 	return run(s, st, "cannot write tls");
 }
 
+/* The flow's plaintext evidence (issue 7): IMDS/HTTP requests and DNS
+ * messages not written yet. DNS bytes are parsed here, once. */
+static int put_evidence(struct cid_store *s, struct cid_flow *f)
+{
+	struct cid_flow_ev *ev = f->ev;
+	char err[CID_ERRBUF_SIZE];
+	if (ev->http_written >= ev->num_http && ev->dns_written >= ev->num_dns)
+		return 0;
+	if (!s->ev) {
+		s->ev = cid_evidence_new(s, err, sizeof(err));
+		if (!s->ev) {
+			set_err(s, "%s", err);
+			return -CID_EDB;
+		}
+	}
+	for (; ev->http_written < ev->num_http; ev->http_written++)
+		if (cid_evidence_put_http(s->ev, f->db_id, &ev->http_recs[ev->http_written]) < 0)
+			return db_fail(s, "cannot insert http row");
+	for (; ev->dns_written < ev->num_dns; ev->dns_written++) {
+		const struct cid_dns_raw *d = &ev->dns[ev->dns_written];
+		struct cid_dns_seen w;
+		const char *reason = NULL;
+		enum cid_status st = cid_dns_parse(&s->dns, &reason, d->bytes, d->len);
+		memset(&w, 0, sizeof(w));
+		w.ts_ns = d->ts_ns;
+		w.flow_id = f->db_id;
+		w.proto = f->proto;
+		w.client = f->cli;
+		w.server = f->srv;
+		w.client_port = f->cport;
+		w.server_port = f->sport;
+		if (cid_evidence_put_dns(s->ev, &w, &s->dns, st, reason) < 0)
+			return db_fail(s, "cannot insert dns row");
+	}
+	return 0;
+}
+
 int cid_store_put_flow(struct cid_store *s, int64_t capture_id, struct cid_flow *f,
 		       const char *ifaces_text)
 {
@@ -740,5 +782,8 @@ int cid_store_put_flow(struct cid_store *s, int64_t capture_id, struct cid_flow 
 			rows++;
 		}
 	}
-	return count_rows(s, rows);
+	r = count_rows(s, rows);
+	if (!r && f->ev)
+		r = put_evidence(s, f);
+	return r;
 }
