@@ -67,9 +67,12 @@ SRV_PID=$(cat "$W/srv.pid" 2>/dev/null)
 
 t "TLS handshake + request from the pod" sh "$LAB" exec "$P1-pod1" python3 scripts/tls_client.py \
 	--connect 10.203.0.11 --sni ec2.us-east-1.amazonaws.com --cafile "$W/cert.pem" --requests 1
+# Judged by the handshake, not the exit status: with stdin closed at once,
+# s_client sometimes reports the server's close without close_notify as an
+# error although the handshake (what this checks) completed.
 t "openssl s_client handshake from the pod" sh -c "echo | LAB_PREFIX=$P1 sh $LAB exec pod1 openssl s_client \
 	-connect 10.203.0.11:443 -servername ec2.us-east-1.amazonaws.com -CAfile '$W/cert.pem' \
-	-verify_return_error -brief"
+	-verify_return_error -brief 2>&1 | grep -q 'CONNECTION ESTABLISHED'"
 t "server saw the node address (SNAT), not the pod's" sh -c "grep -q '\"peer\": \"10.203.0.1\"' '$W/requests' && ! grep -q '10.204.1.2' '$W/requests'"
 t "conntrack in the node: pod 10.204.1.2 -> 10.203.0.11 translated to 10.203.0.1" \
 	sh -c "ip netns exec '$P1-node' conntrack -L -p tcp --orig-src 10.204.1.2 2>/dev/null | grep -q 'dst=10.203.0.11 .*src=10.203.0.11 dst=10.203.0.1 '"
