@@ -7,6 +7,8 @@
 #include "callerid/flowq.h"
 #include "callerid/http.h"
 
+#define WAKE_BATCH 64  /* flows queued before the writer is woken */
+
 struct item {
 	int64_t capture_id;
 	struct cid_flow *f;
@@ -22,6 +24,7 @@ struct cid_flowq {
 	size_t cap, head, count;
 	bool busy;       /* the writer holds an item */
 	bool stop;
+	bool draining;   /* a sync waits: write whatever is queued */
 	uint64_t failed;
 	int error;       /* sticky until sync reports it */
 	char err[CID_ERRBUF_SIZE];
@@ -89,7 +92,9 @@ static void *writer(void *arg)
 	for (;;) {
 		struct item it;
 		int rc;
-		while (!q->count && !q->stop)
+		/* Woken per batch, not per flow: a context switch per flow cost
+		 * more than writing it. */
+		while (q->count < WAKE_BATCH && !q->stop && !q->draining)
 			pthread_cond_wait(&q->not_empty, &q->mu);
 		if (!q->count && q->stop)
 			break;
@@ -97,7 +102,8 @@ static void *writer(void *arg)
 		q->head = (q->head + 1) % q->cap;
 		q->count--;
 		q->busy = true;
-		pthread_cond_signal(&q->not_full);
+		if (q->count + 1 == q->cap)
+			pthread_cond_signal(&q->not_full);
 		pthread_mutex_unlock(&q->mu);
 
 		rc = cid_store_put_flow(q->store, it.capture_id, it.f, it.ifaces);
@@ -112,8 +118,10 @@ static void *writer(void *arg)
 		}
 		item_free(&it);
 		q->busy = false;
-		if (!q->count)
+		if (!q->count) {
+			q->draining = false;
 			pthread_cond_broadcast(&q->idle);
+		}
 	}
 	pthread_mutex_unlock(&q->mu);
 	return NULL;
@@ -200,7 +208,8 @@ bool cid_flowq_put(struct cid_flowq *q, int64_t capture_id, const struct cid_flo
 		pthread_cond_wait(&q->not_full, &q->mu);
 	q->ring[(q->head + q->count) % q->cap] = it;
 	q->count++;
-	pthread_cond_signal(&q->not_empty);
+	if (q->count == WAKE_BATCH || q->count == q->cap)
+		pthread_cond_signal(&q->not_empty);
 	pthread_mutex_unlock(&q->mu);
 	return true;
 }
@@ -209,6 +218,10 @@ int cid_flowq_sync(struct cid_flowq *q, char *err, size_t err_len)
 {
 	int rc;
 	pthread_mutex_lock(&q->mu);
+	if (q->count) {
+		q->draining = true;
+		pthread_cond_signal(&q->not_empty);
+	}
 	while (q->count || q->busy)
 		pthread_cond_wait(&q->idle, &q->mu);
 	rc = q->error;
