@@ -1,0 +1,233 @@
+/*
+ * netns.c - other network namespaces: a pod's sockets are only visible to
+ * sock_diag inside the pod's namespace.
+ *
+ * The namespaces are found the way the kernel exposes them to everyone:
+ * /proc/PID/ns/net of every process (and /run/netns bind mounts). For each
+ * one a file descriptor is kept, its addresses are read by an rtnetlink
+ * dump from inside it, and a sock_diag socket is opened inside it (setns(2)
+ * on this thread, the socket, setns back: a netlink socket stays in the
+ * namespace it was created in). A flow's client address picks the
+ * namespace. The table is rebuilt on a miss, at most every 100 ms;
+ * namespaces that disappeared are closed (an open fd would keep them alive).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "callerid/attrib_int.h"
+
+#define RESCAN_NS 100000000LL
+#define RUN_NETNS "/run/netns"
+
+struct ns {
+	uint64_t inode;
+	int fd;
+	bool seen;
+	struct cid_sockdiag *sd;
+	struct cid_addr addrs[CID_ATTRIB_NETNS_ADDRS];
+	size_t num_addrs;
+};
+
+struct cid_netns {
+	struct cid_procfs *pf;
+	int self_fd;
+	uint64_t self_inode;
+	struct ns ns[CID_ATTRIB_MAX_NETNS];
+	size_t num;
+	int64_t last_scan_ns;
+	bool broken;   /* could not return to our namespace once: never leave again */
+};
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+struct cid_netns *cid_netns_new(struct cid_procfs *pf, char *err, size_t err_len)
+{
+	struct cid_netns *n = calloc(1, sizeof(*n));
+	struct stat st;
+	if (!n) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	n->pf = pf;
+	n->self_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (n->self_fd < 0 || fstat(n->self_fd, &st) != 0) {
+		snprintf(err, err_len, "netns: /proc/thread-self/ns/net: %s", strerror(errno));
+		if (n->self_fd >= 0)
+			close(n->self_fd);
+		free(n);
+		return NULL;
+	}
+	n->self_inode = (uint64_t)st.st_ino;
+	return n;
+}
+
+static void drop(struct ns *e)
+{
+	cid_sockdiag_free(e->sd);
+	if (e->fd >= 0)
+		close(e->fd);
+	memset(e, 0, sizeof(*e));
+	e->fd = -1;
+}
+
+void cid_netns_free(struct cid_netns *n)
+{
+	if (!n)
+		return;
+	for (size_t i = 0; i < n->num; i++)
+		drop(&n->ns[i]);
+	close(n->self_fd);
+	free(n);
+}
+
+uint64_t cid_netns_self(const struct cid_netns *n)
+{
+	return n->self_inode;
+}
+
+/* Enters e, reads its addresses (and opens its sock_diag socket when it
+ * has none), comes back. false when we could not enter. */
+static bool load(struct cid_netns *n, struct ns *e)
+{
+	char err[CID_ERRBUF_SIZE];
+	int k;
+	if (n->broken || setns(e->fd, CLONE_NEWNET) != 0)
+		return false;
+	k = cid_links_dump_addrs(e->addrs, CID_ATTRIB_NETNS_ADDRS);
+	e->num_addrs = k > 0 ? (size_t)k : 0;
+	if (!e->sd)
+		e->sd = cid_sockdiag_new(err, sizeof(err));
+	if (setns(n->self_fd, CLONE_NEWNET) != 0) {
+		n->broken = true;  /* the capture keeps its own sockets; we stop looking */
+		return false;
+	}
+	return true;
+}
+
+static struct ns *known(struct cid_netns *n, uint64_t inode)
+{
+	for (size_t i = 0; i < n->num; i++)
+		if (n->ns[i].inode == inode)
+			return &n->ns[i];
+	return NULL;
+}
+
+static void add(struct cid_netns *n, uint64_t inode, const char *path)
+{
+	struct ns *e = known(n, inode);
+	int fd;
+	if (inode == n->self_inode)
+		return;
+	if (e) {
+		e->seen = true;
+		return;
+	}
+	if (n->num >= CID_ATTRIB_MAX_NETNS)
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	e = &n->ns[n->num++];
+	memset(e, 0, sizeof(*e));
+	e->inode = inode;
+	e->fd = fd;
+	e->seen = true;
+}
+
+static bool on_pid(void *ctx, int32_t pid, uint64_t inode)
+{
+	struct cid_netns *n = ctx;
+	char path[1024];
+	if (inode == n->self_inode || known(n, inode)) {
+		struct ns *e = known(n, inode);
+		if (e)
+			e->seen = true;
+		return true;
+	}
+	snprintf(path, sizeof(path), "%s/%d/ns/net", cid_procfs_root(n->pf), (int)pid);
+	add(n, inode, path);
+	return true;
+}
+
+static void rescan(struct cid_netns *n)
+{
+	DIR *d;
+	struct dirent *de;
+	size_t w = 0;
+	for (size_t i = 0; i < n->num; i++)
+		n->ns[i].seen = false;
+	(void)cid_procfs_each_netns(n->pf, on_pid, n);
+	d = opendir(RUN_NETNS);
+	if (d) {
+		while ((de = readdir(d)) != NULL) {
+			char path[1024];
+			struct stat st;
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", RUN_NETNS, de->d_name);
+			if (stat(path, &st) == 0)
+				add(n, (uint64_t)st.st_ino, path);
+		}
+		closedir(d);
+	}
+	/* close what is gone, refresh what is there */
+	for (size_t i = 0; i < n->num; i++) {
+		if (!n->ns[i].seen || !load(n, &n->ns[i])) {
+			drop(&n->ns[i]);
+			continue;
+		}
+		if (w != i)
+			n->ns[w] = n->ns[i];
+		w++;
+	}
+	n->num = w;
+}
+
+/* The namespaces holding a (several can: labs, or pods with overlapping
+ * ranges on bridges), up to max. */
+static size_t by_addr(struct cid_netns *n, const struct cid_addr *a, struct cid_netns_hit *out, size_t max)
+{
+	size_t num = 0;
+	for (size_t i = 0; i < n->num && num < max; i++)
+		for (size_t k = 0; k < n->ns[i].num_addrs; k++)
+			if (!memcmp(&n->ns[i].addrs[k], a, sizeof(*a))) {
+				if (n->ns[i].sd) {
+					out[num].sd = n->ns[i].sd;
+					out[num].inode = n->ns[i].inode;
+					num++;
+				}
+				break;
+			}
+	return num;
+}
+
+size_t cid_netns_find(struct cid_netns *n, const struct cid_addr *a, bool force_rescan, struct cid_netns_hit *out,
+		      size_t max, uint64_t *scans)
+{
+	size_t num = by_addr(n, a, out, max);
+	if ((!num || force_rescan) && !n->broken) {
+		int64_t now = mono_ns();
+		if (!n->last_scan_ns || now - n->last_scan_ns >= RESCAN_NS) {
+			n->last_scan_ns = now;
+			rescan(n);
+			if (scans)
+				(*scans)++;
+			num = by_addr(n, a, out, max);
+		}
+	}
+	return num;
+}
