@@ -25,7 +25,8 @@
 # Library (POSIX sh): `. scripts/lab.sh` then lab_up (installs an EXIT/INT/TERM
 # trap that calls lab_down), lab_exec, lab_spawn/lab_stop (background daemons,
 # killed by recorded pid), lab_capture_start/lab_capture_stop (tcpdump),
-# lab_add_pod N (more pods), lab_cert (throwaway self-signed certificate).
+# lab_add_pod N (more pods), lab_cert (throwaway self-signed certificate),
+# lab_imds_up (IMDS + DNS stand-ins in an imds netns), lab_resolve.
 # A later demo (hostNetwork agent in the node netns + pods calling the
 # endpoint, CloudTrail records to match) is a sequence of these calls.
 
@@ -308,6 +309,72 @@ lab_down() {
 	rm -rf "$_sd"
 	rmdir "$LAB_STATE_ROOT" 2>/dev/null
 	return 0
+}
+
+# ---- IMDS and DNS stand-ins (issue 7) ------------------------------------
+#
+#   node netns                              imds netns
+#   imds0 169.254.0.1/32  <veth>            eth0 169.254.169.254/32 (IMDS, HTTP :80)
+#   route 169.254.169.254, .253 dev imds0        169.254.169.253/32 (DNS, dnsmasq :53)
+#         src 10.203.0.1 (the node's address)
+#
+# As on an EC2 instance, host-network processes reach IMDS and the VPC
+# resolver (169.254.169.253) from the node's address; pods reach them
+# through the node (routed, not masqueraded: their own address is seen).
+LAB_IMDS_IP=169.254.169.254
+LAB_DNS_IP=169.254.169.253
+LAB_IMDS_ROLE=${LAB_IMDS_ROLE:-eks-node-role-lab}
+LAB_DNS_NAME=ec2.us-east-1.amazonaws.com
+LAB_DNS_VPCE=vpce-0a1b2c3d4e5f60718-abcdefgh.ec2.us-east-1.vpce.amazonaws.com
+
+# lab_imds_up: the imds netns, its veth to the node, the routes, the IMDS
+# stand-in (scripts/imds_server.py) and dnsmasq answering $LAB_DNS_NAME with
+# a CNAME to the endpoint's VPCE name, whose A records are the endpoint
+# addresses (and AAAA the IPv6 ones). Needs lab_up first.
+lab_imds_up() {
+	_nns=$(lab_ns node)
+	_ins=$(lab_ns imds)
+	_here=$(cd "$(dirname "${LAB_SELF:-$0}")" && pwd)
+	[ -f "$_here/imds_server.py" ] || _here=$(pwd)/scripts
+	command -v dnsmasq >/dev/null 2>&1 || { lab_die "dnsmasq missing (sh scripts/deps.sh)"; return 1; }
+	lab_add_ns "$_ins" || return 1
+	ip link add imds0 netns "$_nns" type veth peer name eth0 netns "$_ins" || return 1
+	ip -n "$_nns" addr add 169.254.0.1/32 dev imds0 || return 1
+	ip -n "$_nns" link set imds0 up || return 1
+	ip -n "$_ins" addr add "$LAB_IMDS_IP/32" dev eth0 || return 1
+	ip -n "$_ins" addr add "$LAB_DNS_IP/32" dev eth0 || return 1
+	ip -n "$_ins" link set eth0 up || return 1
+	ip -n "$_nns" route add "$LAB_IMDS_IP/32" dev imds0 src "$LAB_NODE_IP" || return 1
+	ip -n "$_nns" route add "$LAB_DNS_IP/32" dev imds0 src "$LAB_NODE_IP" || return 1
+	ip -n "$_ins" route add 169.254.0.1/32 dev eth0 || return 1
+	ip -n "$_ins" route add default via 169.254.0.1 dev eth0 onlink || return 1
+	lab_spawn imds imds python3 "$_here/imds_server.py" serve --bind "$LAB_IMDS_IP" \
+		--role "$LAB_IMDS_ROLE" --log "$(lab_state)/imds-requests.jsonl" || return 1
+	lab_wait_listen imds 80 || return 1
+	_hr=""
+	for _a in $LAB_EP_IPS; do _hr="$_hr --host-record=$LAB_DNS_VPCE,$_a,60"; done
+	for _a in $LAB_EP_IP6S; do _hr="$_hr --host-record=$LAB_DNS_VPCE,$_a,60"; done
+	# shellcheck disable=SC2086
+	lab_spawn dnsmasq imds dnsmasq --keep-in-foreground --no-daemon --no-resolv --no-hosts \
+		--no-poll --user=root --pid-file= --bind-interfaces --listen-address="$LAB_DNS_IP" \
+		--except-interface=lo --log-queries --log-facility=- \
+		--cname="$LAB_DNS_NAME,$LAB_DNS_VPCE,10" $_hr || return 1
+	lab_wait_listen imds 53 || return 1
+	echo "LAB_IMDS_IP=$LAB_IMDS_IP" >>"$(lab_state)/env"
+	echo "LAB_DNS_IP=$LAB_DNS_IP" >>"$(lab_state)/env"
+	lab_log "imds: $LAB_IMDS_IP:80 (role $LAB_IMDS_ROLE), dns: $LAB_DNS_IP:53 in $_ins"
+}
+
+# lab_resolve ROLE CMD...: run CMD in the role's netns with a private mount
+# namespace whose /etc/resolv.conf names the lab resolver (for getent and
+# other libc lookups; dig can be given @$LAB_DNS_IP instead).
+lab_resolve() {
+	_rr=$1
+	shift
+	_rc="$(lab_state)/resolv.conf"
+	printf 'nameserver %s\noptions attempts:1 timeout:2\n' "$LAB_DNS_IP" >"$_rc"
+	lab_exec "$_rr" unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf && shift && exec "$@"' \
+		sh "$_rc" "$@"
 }
 
 lab_pick_prefix() { # set LAB_PREFIX from $1, the env, or the only lab present

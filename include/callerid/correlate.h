@@ -31,7 +31,30 @@ struct cid_cor_event {
 	const char *host;        /* tlsDetails.clientProvidedHostHeader, NULL unknown */
 	const char *tls_version; /* "TLSv1.2", NULL unknown */
 	const char *cipher;      /* NULL unknown */
+	/* Identity evidence (optional; NULL / 0 when unknown). node_role: the
+	 * IAM role name when the call used the node's instance-profile role
+	 * (arn assumed-role/<role>/i-..., or sessionContext.ec2RoleDelivery
+	 * present); imdsv: the IMDS version ec2RoleDelivery names ("1.0" -> 1,
+	 * "2.0" -> 2), 0 unknown; user_agent: the event's userAgent. */
+	const char *node_role;
+	uint8_t imdsv;
+	const char *user_agent;
 };
+
+/* One IMDS credential fetch (GET .../iam/security-credentials/<role>) made
+ * by a burst's owner: from the http table, by the flow's owner. */
+struct cid_cor_imds {
+	int64_t ts_us;
+	const char *role;        /* role name from the path */
+	const char *user_agent;  /* NULL when not sent */
+	uint8_t imdsv;           /* 1 or 2 */
+};
+
+/* Evidence bits (cid_cor_result.evidence): each is worth ALIKE (one
+ * tier) in a candidate's score, so it can separate two owners, but it is
+ * only added to candidates that passed every exclusion test. */
+#define CID_COR_EV_IMDS_ROLE 0x01u /* owner fetched the event's node role from IMDS (same version) */
+#define CID_COR_EV_IMDS_UA 0x02u   /* an IMDS fetch of the owner sent the event's userAgent */
 
 #define CID_COR_SLOT_SLACK_US 50000 /* capture-side delay of the answer */
 
@@ -44,6 +67,8 @@ struct cid_cor_burst {
 	const char *cipher;
 	bool handshake;          /* the flow's hellos were captured */
 	int owner;               /* caller's owner index; bursts of one owner share it */
+	const struct cid_cor_imds *imds; /* the owner's IMDS credential fetches, or NULL */
+	size_t num_imds;
 };
 
 enum cid_verdict { CID_UNMATCHED = 0, CID_ATTRIBUTED, CID_AMBIGUOUS };
@@ -81,6 +106,7 @@ struct cid_cor_result {
 	int num_cands;              /* candidates (all tiers) */
 	int num_owners;             /* owners in the deciding tier */
 	int owners[CID_COR_MAX_OWNERS];
+	unsigned evidence;          /* CID_COR_EV_* of the matched burst */
 };
 
 struct cid_cor_params {
@@ -106,6 +132,10 @@ int cid_correlate(struct cid_cor_result *results, int64_t *offset_used, const st
 void cid_cor_explain(const struct cid_cor_event *e, const struct cid_cor_burst *bursts, size_t num_bursts,
 		     const struct cid_cor_params *p, int64_t offset_us,
 		     void (*fn)(void *ctx, size_t burst, enum cid_cor_excl why, double score), void *ctx);
+
+/* The CID_COR_EV_* evidence bits burst b's owner brings to event e (no
+ * exclusion tests: see cid_cor_explain for those). */
+unsigned cid_cor_evidence(const struct cid_cor_event *e, const struct cid_cor_burst *b);
 
 /* True when the address text is an IP that could be a local (node or pod)
  * address: RFC 1918, RFC 6598 shared space, link-local, loopback, ULA. */

@@ -25,6 +25,9 @@ struct cid_live_opts {
 	int buffer_kib;       /* kernel ring size (pcap_set_buffer_size) */
 	bool immediate;       /* deliver each packet as it arrives (else within CID_LIVE_TIMEOUT_MS) */
 	bool nano;            /* ask for nanosecond timestamps where supported */
+	int timeout_ms;       /* ring block timeout; 0 = CID_LIVE_TIMEOUT_MS (live attribution
+	                         uses a few ms so a short connection's SYN arrives while its
+	                         socket still exists) */
 };
 
 struct cid_live_pkt {
@@ -101,26 +104,13 @@ int cid_filter_resolve(struct cid_net *nets, size_t *num_nets, size_t max, const
  * IMDS included). "" means no filter. false when out is too small. */
 bool cid_filter_build(char *out, size_t out_len, const struct cid_net *nets, size_t num_nets, bool imds,
 		      const char *user_expr);
+/* As cid_filter_build, and with dns " or port 53" joins the endpoint part
+ * (capture --dns: lookups over UDP and TCP). */
+bool cid_filter_build_ex(char *out, size_t out_len, const struct cid_net *nets, size_t num_nets, bool imds,
+			 bool dns, const char *user_expr);
 
 /* Compiles expr for link type dlt on a dead handle: true when libpcap
  * accepts it, else false with libpcap's message in err. */
 bool cid_filter_check(const char *expr, int dlt, int snaplen, char *err, size_t err_len);
-
-/* An HTTP/1.x request head as IMDS sees it (RFC 9112 section 3: request
- * line; section 5: header fields). Strings are borrowed from the payload. */
-struct cid_imds_req {
-	const char *method;  size_t method_len;
-	const char *path;    size_t path_len;
-	const char *host;    size_t host_len;      /* NULL when absent */
-	const char *ua;      size_t ua_len;        /* User-Agent, NULL when absent */
-	bool token;          /* X-aws-ec2-metadata-token present (IMDSv2 call) */
-	bool token_ttl;      /* X-aws-ec2-metadata-token-ttl-seconds (token request) */
-};
-
-/* Parses the request head at the start of p (a TCP payload). CID_OK with r
- * filled when the request line and the header block up to the empty line
- * are there; CID_TRUNCATED when they are cut short; CID_MALFORMED when the
- * bytes are not an HTTP/1.x request; never reads past p_len. */
-enum cid_status cid_imds_parse(struct cid_imds_req *r, const uint8_t *p, size_t p_len);
 
 #endif /* CID_LIVE_H */

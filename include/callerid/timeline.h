@@ -48,6 +48,8 @@ enum cid_tl_type {
 	CID_TL_MATCH,
 	CID_TL_EVENT,
 	CID_TL_FLOW_CLOSE,
+	CID_TL_IMDS,         /* an IMDS request (http row with an IMDS path) */
+	CID_TL_DNS,          /* a DNS lookup (the answer, or a query never answered) */
 };
 
 /* The JSON/text name of an item type ("flow_open", ...). */
@@ -75,6 +77,14 @@ struct cid_tl_str {
  *            request_id verdict confidence skew_us; lane2 = the burst's lane
  * snapshot   pod_ns pod_name pod_uid pod_ip node host_ip phase
  *            controller service_account host_network
+ * imds       flow_id client server method path user_agent imds_kind role
+ *            imdsv imds_token status (has_status) other_us (= answer_us)
+ *            error_message (= parse_error)
+ * dns        flow_id client server qname qtype rcode answers (the answers'
+ *            data, comma-separated, in answer order) error_message
+ *            (= parse_error); other_us = 0
+ * Both go to the lane of their flow (else the pod whose IP asked, else
+ * "host:<client ip>").
  */
 struct cid_tl_item {
 	enum cid_tl_type type;
@@ -93,6 +103,10 @@ struct cid_tl_item {
 	struct cid_tl_str client, server, sni, tls_version, cipher, alpn, end_reason;
 	struct cid_tl_str pod_ns, pod_name, pod_uid, pod_ip, node, host_ip, phase, controller,
 		service_account;
+	/* imds and dns items */
+	struct cid_tl_str method, path, imds_kind, role, qname, answers;
+	int64_t status, imdsv, qtype, rcode;
+	bool has_status, imds_token;
 };
 
 /* A lane: one owner. kind is "pod", "process", "host" or "unattributed"

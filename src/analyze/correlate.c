@@ -65,12 +65,28 @@ static bool version_eq(const char *ev, const char *fl)
 	return !strncmp(fl, "TLSv", 4) && !strcmp(ev, fl + 4);
 }
 
+unsigned cid_cor_evidence(const struct cid_cor_event *e, const struct cid_cor_burst *b)
+{
+	unsigned ev = 0;
+	for (size_t i = 0; i < b->num_imds && b->imds; i++) {
+		const struct cid_cor_imds *f = &b->imds[i];
+		/* IAM role names are unique without regard to case */
+		if (e->node_role && f->role && !strcasecmp(e->node_role, f->role) &&
+		    (!e->imdsv || e->imdsv == f->imdsv))
+			ev |= CID_COR_EV_IMDS_ROLE;
+		if (e->user_agent && f->user_agent && !strcmp(e->user_agent, f->user_agent))
+			ev |= CID_COR_EV_IMDS_UA;
+	}
+	return ev;
+}
+
 /* Shared candidate test; slot_us is the start of the event's second on the
  * capture clock (eventTime + offset). */
 static enum cid_cor_excl evaluate(const struct cid_cor_event *e, const struct cid_cor_burst *b, bool check_addr,
-				  int64_t slot_us, double *score)
+				  int64_t slot_us, double *score, unsigned *evidence)
 {
 	double s = 1.0;
+	unsigned ev;
 	int64_t t = b->answer_us ? b->answer_us : b->ts_us;
 	if (e->host && b->sni) {
 		if (strcasecmp(e->host, b->sni))
@@ -97,6 +113,15 @@ static enum cid_cor_excl evaluate(const struct cid_cor_event *e, const struct ci
 	/* the call completed in the event's own second */
 	if (t >= slot_us - CID_COR_SLOT_SLACK_US && t < slot_us + US + CID_COR_SLOT_SLACK_US)
 		s += ALIKE;
+	/* identity evidence, only for a burst that passed every test above:
+	 * worth one tier each, so it separates owners, never overrides */
+	ev = cid_cor_evidence(e, b);
+	if (ev & CID_COR_EV_IMDS_ROLE)
+		s += ALIKE;
+	if (ev & CID_COR_EV_IMDS_UA)
+		s += ALIKE;
+	if (evidence)
+		*evidence = ev;
 	*score = s;
 	return CID_EXCL_NONE;
 }
@@ -158,7 +183,7 @@ static int64_t estimate_offset(const struct cid_cor_event *ev, size_t ne, const 
 		unsigned taken = 0;
 		for (; k < nb && b[k].ts_us <= ev[i].time_us + p->auto_range_us + US && taken < 64; k++) {
 			double sc;
-			if (evaluate(&ev[i], &b[k], addr, 0, &sc) != CID_EXCL_NONE)
+			if (evaluate(&ev[i], &b[k], addr, 0, &sc, NULL) != CID_EXCL_NONE)
 				continue;
 			if (nd == cap) {
 				size_t nc = cap ? cap * 2 : 1024;
@@ -198,6 +223,7 @@ static int64_t estimate_offset(const struct cid_cor_event *ev, size_t ne, const 
 struct cand {
 	size_t burst;
 	double score;
+	unsigned evidence;  /* CID_COR_EV_* */
 };
 
 struct evstate {
@@ -248,7 +274,7 @@ void cid_cor_explain(const struct cid_cor_event *e, const struct cid_cor_burst *
 	addr = address_applies(&ss, e);
 	for (size_t k = lower_bound(bursts, num_bursts, lo); k < num_bursts && bursts[k].ts_us <= hi; k++) {
 		double sc = 0;
-		enum cid_cor_excl x = evaluate(e, &bursts[k], addr, e->time_us + offset_us, &sc);
+		enum cid_cor_excl x = evaluate(e, &bursts[k], addr, e->time_us + offset_us, &sc, NULL);
 		fn(ctx, k, x, x == CID_EXCL_NONE ? sc : 0);
 	}
 	free(ips);
@@ -292,7 +318,8 @@ int cid_correlate(struct cid_cor_result *res, int64_t *offset_used, const struct
 			r->unmatched |= CID_UNM_ADDRESS_UNSEEN;
 		for (; k < nb && b[k].ts_us <= hi; k++) {
 			double sc;
-			enum cid_cor_excl x = evaluate(e, &b[k], r->address_checked, e->time_us + off, &sc);
+			unsigned evb = 0;
+			enum cid_cor_excl x = evaluate(e, &b[k], r->address_checked, e->time_us + off, &sc, &evb);
 			if (x != CID_EXCL_NONE) {
 				r->excluded[x]++;
 				continue;
@@ -312,6 +339,7 @@ int cid_correlate(struct cid_cor_result *res, int64_t *offset_used, const struct
 			}
 			st[i].c[st[i].n].burst = k;
 			st[i].c[st[i].n].score = sc;
+			st[i].c[st[i].n].evidence = evb;
 			st[i].n++;
 		}
 		r->num_cands = st[i].n;
@@ -344,6 +372,7 @@ int cid_correlate(struct cid_cor_result *res, int64_t *offset_used, const struct
 		double best = 0;
 		int first = -1, num_avail = 0;
 		long pick = -1;
+		unsigned pick_ev = 0;
 		int64_t want = ev[i].time_us + off + US / 2, pick_d = 0;
 		if (!s->n)
 			continue;
@@ -374,6 +403,7 @@ int cid_correlate(struct cid_cor_result *res, int64_t *offset_used, const struct
 			dist = llabs(bb->ts_us - want);
 			if (pick < 0 || dist < pick_d) {
 				pick = (long)s->c[c].burst;
+				pick_ev = s->c[c].evidence;
 				pick_d = dist;
 			}
 		}
@@ -383,6 +413,7 @@ int cid_correlate(struct cid_cor_result *res, int64_t *offset_used, const struct
 			const struct cid_cor_burst *bb = &b[pick];
 			r->verdict = CID_ATTRIBUTED;
 			r->burst = pick;
+			r->evidence = pick_ev;
 			taken[pick] = true;
 			if (!r->address_checked)
 				conf -= 0.15;

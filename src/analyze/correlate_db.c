@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "callerid/correlate.h"
 #include "callerid/correlate_db.h"
+#include "callerid/http.h"
 #include "callerid/k8s.h"
 #include "callerid/output.h"
 #include "callerid/tlsline.h"
@@ -85,6 +87,8 @@ struct owner {
 	char *method;               /* how the owner was found */
 	/* summary */
 	uint64_t explained, ambiguous_in;
+	/* IMDS credential fetches by this owner: ctx.imds[imds_first ..] */
+	size_t imds_first, num_imds;
 };
 
 struct burst_row {
@@ -93,6 +97,14 @@ struct burst_row {
 	int server_port;
 	const char *nat_method;
 	const char *inner_client_ip;
+};
+
+/* Where an IMDS fetch was seen (beside struct cid_cor_imds). */
+struct imds_row {
+	int64_t flow_id;
+	int owner;
+	size_t seq;     /* load order (time order) */
+	struct cid_cor_imds f;
 };
 
 struct ctx {
@@ -110,6 +122,10 @@ struct ctx {
 	const char **ip_cached;
 	int *ip_owner;
 	size_t num_ip, cap_ip;
+	/* IMDS credential fetches (http rows), grouped by owner */
+	struct cid_cor_imds *imds;
+	struct imds_row *imds_rows;
+	size_t num_imds;
 	char err[CID_ERRBUF_SIZE];
 };
 
@@ -346,6 +362,7 @@ static void owners_free(struct ctx *c)
 struct event_row {
 	char *event_id;
 	const char *name, *error_code, *user_agent, *arn;
+	const char *role_delivery;  /* sessionContext.ec2RoleDelivery */
 	int64_t time_us;
 };
 
@@ -362,6 +379,30 @@ static const char *col_interned(struct ctx *c, sqlite3_stmt *st, int i)
 	return intern(&c->strs, (const char *)sqlite3_column_text(st, i));
 }
 
+/* The node role, when the call used it: an assumed-role ARN whose session
+ * is an instance id (arn:aws:sts::ACCT:assumed-role/<role>/i-...), or any
+ * assumed-role ARN with sessionContext.ec2RoleDelivery (CloudTrail sets it
+ * only for instance-profile credentials: "1.0" IMDSv1, "2.0" IMDSv2). */
+static void node_identity(struct ctx *c, struct cid_cor_event *e, const struct event_row *er)
+{
+	const char *a = er->arn ? strstr(er->arn, ":assumed-role/") : NULL;
+	const char *slash;
+	char role[CID_HTTP_ROLE_MAX + 1];
+	e->user_agent = er->user_agent;
+	if (er->role_delivery)
+		e->imdsv = !strcmp(er->role_delivery, "2.0") ? 2 : !strcmp(er->role_delivery, "1.0") ? 1 : 0;
+	if (!a)
+		return;
+	a += strlen(":assumed-role/");
+	slash = strchr(a, '/');
+	if (!slash || slash == a || (size_t)(slash - a) > CID_HTTP_ROLE_MAX)
+		return;
+	if (!er->role_delivery && strncmp(slash + 1, "i-", 2))
+		return;
+	snprintf(role, sizeof(role), "%.*s", (int)(slash - a), a);
+	e->node_role = intern(&c->strs, role);
+}
+
 static int load_events(struct ctx *c, const struct cid_event_filter *f, struct cid_cor_event **evp,
 		       struct event_row **erp, size_t *np)
 {
@@ -373,7 +414,7 @@ static int load_events(struct ctx *c, const struct cid_event_filter *f, struct c
 	int rc;
 	cid_buf_init(&sql, 4096);
 	cid_buf_adds(&sql, "SELECT event_id, time_us, name, source_ip, tls_version, cipher, host_header,"
-			   " error_code, user_agent, arn FROM event");
+			   " error_code, user_agent, arn, ec2_role_delivery FROM event");
 	cid_event_filter_sql(&sql, f);
 	cid_buf_adds(&sql, " ORDER BY time_us, event_id");
 	if (sqlite3_prepare_v2(c->db, cid_buf_str(&sql), -1, &st, NULL) != SQLITE_OK ||
@@ -410,6 +451,8 @@ static int load_events(struct ctx *c, const struct cid_event_filter *f, struct c
 		er[n].error_code = col_interned(c, st, 7);
 		er[n].user_agent = col_interned(c, st, 8);
 		er[n].arn = col_interned(c, st, 9);
+		er[n].role_delivery = col_interned(c, st, 10);
+		node_identity(c, &ev[n], &er[n]);
 		n++;
 	}
 	sqlite3_finalize(st);
@@ -544,6 +587,125 @@ oom:
 	return -CID_ENOMEM;
 }
 
+/* ---- IMDS evidence (issue 7) -------------------------------------------- */
+
+#define IMDS_MAX_ROWS 20000  /* credential fetches loaded; more are ignored */
+
+static int cmp_imds_owner(const void *a, const void *b)
+{
+	const struct imds_row *x = a, *y = b;
+	if (x->owner != y->owner)
+		return x->owner < y->owner ? -1 : 1;
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* The IMDS credential fetches (http rows of kind "credentials" with a
+ * role) and their owners, resolved by flow as the bursts' owners are; then
+ * each burst points at its owner's fetches. 0 or a negative -CID_E*. */
+static int load_imds(struct ctx *c, struct cid_cor_burst *b, size_t nb)
+{
+	static const char q[] =
+		"SELECT h.flow_id, h.ts_us, h.role_name, h.user_agent, h.imdsv, f.client_ip, n.inner_flow_id,"
+		" n.method, fi.client_ip"
+		" FROM http h JOIN flow f ON f.id = h.flow_id"
+		" LEFT JOIN nat_link n ON n.outer_flow_id = f.id"
+		" LEFT JOIN flow fi ON fi.id = n.inner_flow_id"
+		" WHERE h.imds_kind = 'credentials' AND h.role_name IS NOT NULL AND h.parse_error IS NULL"
+		" AND NOT EXISTS (SELECT 1 FROM nat_link x WHERE x.inner_flow_id = f.id)"
+		" GROUP BY h.rowid ORDER BY h.ts_us, h.rowid LIMIT ?1";
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int rc;
+	if (sqlite3_prepare_v2(c->db, q, -1, &st, NULL) != SQLITE_OK)
+		return 0; /* a database without the http table: no evidence */
+	sqlite3_bind_int(st, 1, IMDS_MAX_ROWS);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t flow_id = sqlite3_column_int64(st, 0), ts = sqlite3_column_int64(st, 1);
+		int owner = find_flow(c, flow_id);
+		if (c->num_imds == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct cid_cor_imds *ni = realloc(c->imds, ncap * sizeof(*ni));
+			struct imds_row *nr;
+			if (!ni)
+				goto oom;
+			c->imds = ni;
+			nr = realloc(c->imds_rows, ncap * sizeof(*nr));
+			if (!nr)
+				goto oom;
+			c->imds_rows = nr;
+			cap = ncap;
+		}
+		if (owner < 0) {
+			owner = resolve_owner(c, flow_id, sqlite3_column_int64(st, 6), col_interned(c, st, 5),
+					      col_interned(c, st, 8), col_interned(c, st, 7), ts);
+			if (owner < 0 || !put_flow(c, flow_id, owner))
+				goto oom;
+		}
+		c->imds_rows[c->num_imds].f.ts_us = ts;
+		c->imds_rows[c->num_imds].f.role = col_interned(c, st, 2);
+		c->imds_rows[c->num_imds].f.user_agent = col_interned(c, st, 3);
+		c->imds_rows[c->num_imds].f.imdsv = (uint8_t)sqlite3_column_int(st, 4);
+		c->imds_rows[c->num_imds].flow_id = flow_id;
+		c->imds_rows[c->num_imds].owner = owner;
+		c->imds_rows[c->num_imds].seq = c->num_imds;
+		c->num_imds++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		snprintf(c->err, sizeof(c->err), "query: %s", sqlite3_errmsg(c->db));
+		return -CID_EDB;
+	}
+	/* group by owner, in time order inside a group */
+	qsort(c->imds_rows, c->num_imds, sizeof(*c->imds_rows), cmp_imds_owner);
+	for (size_t i = 0; i < c->num_imds; i++)
+		c->imds[i] = c->imds_rows[i].f;
+	for (size_t i = 0; i < c->num_imds; i++) {
+		struct owner *o = &c->owners[c->imds_rows[i].owner];
+		if (!o->num_imds)
+			o->imds_first = i;
+		o->num_imds++;
+	}
+	for (size_t i = 0; i < nb; i++) {
+		const struct owner *o = &c->owners[b[i].owner];
+		if (o->num_imds) {
+			b[i].imds = &c->imds[o->imds_first];
+			b[i].num_imds = o->num_imds;
+		}
+	}
+	return 0;
+oom:
+	sqlite3_finalize(st);
+	snprintf(c->err, sizeof(c->err), "out of memory");
+	return -CID_ENOMEM;
+}
+
+/* The owner runs under an IRSA or Pod Identity service account (its own
+ * pod, or, for the node's address, one of its hostNetwork pods) and yet
+ * fetched the node role's credentials from IMDS: ORIGIN.md's situation.
+ * Appends the pods that have their own credentials to b (text). */
+static bool imds_under_irsa(const struct owner *o, struct cid_buf *b)
+{
+	bool any = false;
+	if (!o->num_imds)
+		return false;
+	if (o->pod && (o->pod->role_arn[0] || o->pod->irsa_token || o->pod->pod_identity)) {
+		if (b)
+			cid_buf_printf(b, "%s/%s (%s)", o->pod->ns, o->pod->name,
+				       o->pod->pod_identity ? "Pod Identity" : "IRSA");
+		return true;
+	}
+	for (size_t i = 0; i < o->host_pods.num_pods; i++) {
+		const struct cid_pod *p = &o->host_pods.pods[i];
+		if (!p->role_arn[0] && !p->irsa_token && !p->pod_identity)
+			continue;
+		if (b)
+			cid_buf_printf(b, "%s%s/%s (%s)", any ? ", " : "", p->ns, p->name,
+				       p->pod_identity ? "Pod Identity" : "IRSA");
+		any = true;
+	}
+	return any;
+}
+
 /* ---- output ------------------------------------------------------------ */
 
 static void json_str(struct cid_buf *b, const char *s)
@@ -602,6 +764,23 @@ static void reasons(struct cid_buf *b, const struct cid_cor_event *e, const stru
 				REASON("cipher %s matches", e->cipher);
 			if (!x->handshake)
 				REASON("the flow began before the capture: no TLS details to compare");
+			if (ow && (r->evidence & CID_COR_EV_IMDS_ROLE)) {
+				const struct cid_cor_imds *f = NULL;
+				for (size_t k = 0; k < x->num_imds && !f; k++)
+					if (x->imds[k].role && !strcasecmp(x->imds[k].role, e->node_role) &&
+					    (!e->imdsv || e->imdsv == x->imds[k].imdsv))
+						f = &x->imds[k];
+				if (f) {
+					cid_time_str(f->ts_us, t, sizeof(t));
+					REASON("the call used node role %s%s%s%s, and this owner fetched its credentials from IMDS (IMDSv%d, User-Agent %s) at %s",
+					       e->node_role, e->imdsv ? " (ec2RoleDelivery " : "",
+					       e->imdsv ? (e->imdsv == 2 ? "2.0" : "1.0") : "", e->imdsv ? ")" : "",
+					       f->imdsv, f->user_agent ? f->user_agent : "(none)", t);
+				}
+			}
+			if (r->evidence & CID_COR_EV_IMDS_UA)
+				REASON("userAgent %s is the User-Agent of this owner's IMDS credential fetches",
+				       e->user_agent);
 		}
 		if (ow && ow->method)
 			REASON("owner: %s", ow->method);
@@ -626,7 +805,31 @@ static void reasons(struct cid_buf *b, const struct cid_cor_event *e, const stru
 #undef REASON
 }
 
-static void owner_json(struct cid_buf *b, const struct owner *o)
+#define IMDS_JSON_MAX 16  /* fetches listed per owner; imds_fetches counts all */
+
+/* "imds":[{time, role, imdsv, user_agent, flow_id}...],"imds_fetches":N
+ * (after a comma) when the owner made IMDS credential fetches; nothing
+ * otherwise, so outputs without IMDS traffic keep their shape. */
+static void owner_imds_json(struct cid_buf *b, const struct ctx *c, const struct owner *o)
+{
+	char t[40];
+	if (!o->num_imds)
+		return;
+	cid_buf_adds(b, ",\"imds\":[");
+	for (size_t i = 0; i < o->num_imds && i < IMDS_JSON_MAX; i++) {
+		const struct imds_row *r = &c->imds_rows[o->imds_first + i];
+		cid_buf_adds(b, i ? ",{\"time\":" : "{\"time\":");
+		json_str(b, cid_time_str(r->f.ts_us, t, sizeof(t)));
+		cid_buf_adds(b, ",\"role\":");
+		json_str(b, r->f.role);
+		cid_buf_printf(b, ",\"imdsv\":%d,\"user_agent\":", r->f.imdsv);
+		json_str(b, r->f.user_agent);
+		cid_buf_printf(b, ",\"flow_id\":%lld}", (long long)r->flow_id);
+	}
+	cid_buf_printf(b, "],\"imds_fetches\":%zu", o->num_imds);
+}
+
+static void owner_json(struct cid_buf *b, const struct ctx *c, const struct owner *o)
 {
 	if (!o) {
 		cid_buf_adds(b, "null");
@@ -689,6 +892,7 @@ static void owner_json(struct cid_buf *b, const struct owner *o)
 	}
 	cid_buf_adds(b, "],\"label\":");
 	json_str(b, o->label);
+	owner_imds_json(b, c, o);
 	cid_buf_addc(b, '}');
 }
 
@@ -713,12 +917,14 @@ static void event_json(struct cid_buf *b, const struct cid_cor_event *e, const s
 		       r->confidence);
 	if (r->verdict == CID_ATTRIBUTED && r->burst >= 0)
 		ow = &c->owners[bu[r->burst].owner];
-	owner_json(b, ow);
+	owner_json(b, c, ow);
 	cid_buf_adds(b, ",\"flow\":");
 	if (r->burst >= 0) {
 		const struct cid_cor_burst *x = &bu[r->burst];
 		const struct burst_row *xr = &br[r->burst];
 		char cl[80], sv[80];
+		/* an index >= 0 implies its rows were loaded */
+		// NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
 		endpoint(cl, sizeof(cl), x->client_ip, 0);
 		endpoint(sv, sizeof(sv), xr->server_ip, xr->server_port);
 		cid_buf_printf(b, "{\"id\":%lld,\"request_id\":%lld,\"client\":", (long long)xr->flow_id,
@@ -744,6 +950,8 @@ static void event_json(struct cid_buf *b, const struct cid_cor_event *e, const s
 	for (int i = 0; i < r->num_owners && r->verdict != CID_UNMATCHED; i++) {
 		if (i)
 			cid_buf_addc(b, ',');
+		/* an index >= 0 implies its rows were loaded */
+		// NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
 		json_str(b, c->owners[r->owners[i]].label);
 	}
 	cid_buf_adds(b, "],\"reasons\":");
@@ -770,6 +978,76 @@ static int cmp_i64p(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
 	return (x > y) - (x < y);
+}
+
+/* ,"imds_under_irsa":"pods" when the owner is flagged (JSON). */
+static void summary_irsa_json(struct cid_buf *b, const struct owner *o)
+{
+	struct cid_buf w;
+	cid_buf_init(&w, 4096);
+	if (imds_under_irsa(o, &w)) {
+		cid_buf_adds(b, ",\"imds_under_irsa\":");
+		json_str(b, cid_buf_str(&w));
+	}
+	cid_buf_cleanup(&w);
+}
+
+/* The text summary's IMDS evidence: count, roles, versions, user agents. */
+static void summary_imds_text(struct cid_buf *b, const struct ctx *c, const struct owner *o)
+{
+	const struct imds_row *r = o->num_imds ? &c->imds_rows[o->imds_first] : NULL;
+	char t[40];
+	bool v1 = false, v2 = false;
+	if (!r)
+		return;
+	for (size_t i = 0; i < o->num_imds; i++) {
+		v1 |= r[i].f.imdsv == 1;
+		v2 |= r[i].f.imdsv == 2;
+	}
+	cid_buf_printf(b, "\n    IMDS: %zu credential fetch(es) of role ", o->num_imds);
+	cid_esc_text(b, r[0].f.role, strlen(r[0].f.role));
+	cid_buf_printf(b, " (%s%s%s), first at %s, User-Agent ", v1 ? "IMDSv1" : "", v1 && v2 ? " and " : "",
+		       v2 ? "IMDSv2" : "", cid_time_str(r[0].f.ts_us, t, sizeof(t)));
+	if (r[0].f.user_agent)
+		cid_esc_text(b, r[0].f.user_agent, strlen(r[0].f.user_agent));
+	else
+		cid_buf_adds(b, "(none)");
+}
+
+/* Owners that fetch node-role credentials while running under IRSA or Pod
+ * Identity, whether or not they explain a selected event. */
+static void summary_irsa_list(struct cid_buf *b, enum cid_fmt fmt, const struct ctx *c)
+{
+	struct cid_buf w;
+	size_t n = 0;
+	cid_buf_init(&w, 4096);
+	for (size_t i = 0; i < c->num_owners; i++) {
+		const struct owner *o = &c->owners[i];
+		cid_buf_reset(&w);
+		if (!imds_under_irsa(o, &w))
+			continue;
+		if (fmt == CID_FMT_JSON) {
+			cid_buf_adds(b, n ? "," : "],\"imds_under_irsa\":[");
+			cid_buf_adds(b, "{\"owner\":");
+			json_str(b, o->label);
+			cid_buf_adds(b, ",\"pods_with_own_credentials\":");
+			json_str(b, cid_buf_str(&w));
+			cid_buf_printf(b, ",\"imds_fetches\":%zu}", o->num_imds);
+		} else {
+			if (!n)
+				cid_buf_adds(b, "\nNode-role credentials fetched from IMDS under IRSA / Pod Identity:\n");
+			cid_buf_adds(b, "  ");
+			cid_esc_text(b, o->label, strlen(o->label));
+			cid_buf_printf(b, " made %zu IMDS credential fetch(es) although ", o->num_imds);
+			cid_esc_text(b, cid_buf_str(&w), strlen(cid_buf_str(&w)));
+			cid_buf_adds(b, o->pod ? " has its own credentials\n"
+					       : " share(s) its address and has its own credentials: the SDK may ignore them\n");
+		}
+		n++;
+	}
+	if (fmt == CID_FMT_JSON)
+		cid_buf_addc(b, ']');
+	cid_buf_cleanup(&w);
 }
 
 /* Per-owner summary: what it explains, with the evidence. */
@@ -837,7 +1115,7 @@ static void summary(FILE *out, enum cid_fmt fmt, const struct ctx *c, const stru
 		free(times);
 		if (fmt == CID_FMT_JSON) {
 			cid_buf_adds(&b, shown++ ? ",{\"owner\":" : "{\"owner\":");
-			owner_json(&b, o);
+			owner_json(&b, c, o);
 			cid_buf_printf(&b, ",\"explains\":%llu,\"ambiguous_with_others\":%llu,\"by_event_name\":{",
 				       (unsigned long long)o->explained, (unsigned long long)o->ambiguous_in);
 			for (size_t k = 0; k < n_by_name; k++) {
@@ -852,7 +1130,9 @@ static void summary(FILE *out, enum cid_fmt fmt, const struct ctx *c, const stru
 					cid_buf_addc(&b, ',');
 				json_str(&b, uas[k]);
 			}
-			cid_buf_printf(&b, "],\"median_interval_s\":%.3f}", median);
+			cid_buf_printf(&b, "],\"median_interval_s\":%.3f", median);
+			summary_irsa_json(&b, o);
+			cid_buf_addc(&b, '}');
 		} else {
 			cid_buf_adds(&b, "  ");
 			cid_esc_text(&b, o->label, strlen(o->label));
@@ -880,6 +1160,7 @@ static void summary(FILE *out, enum cid_fmt fmt, const struct ctx *c, const stru
 			}
 			if (median > 0)
 				cid_buf_printf(&b, "; one call every %.1f s (median)", median);
+			summary_imds_text(&b, c, o);
 			if (o->host_pods.num_pods) {
 				size_t without = 0;
 				const struct cid_pod *last = NULL;
@@ -898,8 +1179,9 @@ static void summary(FILE *out, enum cid_fmt fmt, const struct ctx *c, const stru
 			cid_buf_addc(&b, '\n');
 		}
 	}
+	summary_irsa_list(&b, fmt, c);
 	if (fmt == CID_FMT_JSON)
-		cid_buf_adds(&b, "]}\n");
+		cid_buf_adds(&b, "}\n");
 	fputs(cid_buf_str(&b), out);
 	cid_buf_cleanup(&b);
 }
@@ -999,6 +1281,8 @@ static int store_rows(struct cid_store *s, const struct ctx *c, const struct cid
 				sqlite3_bind_text(st, 12, o->node_ip, -1, SQLITE_STATIC);
 		}
 		if (r->burst >= 0) {
+			/* an index >= 0 implies its rows were loaded */
+			// NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
 			sqlite3_bind_int64(st, 13, br[r->burst].flow_id);
 			sqlite3_bind_int64(st, 14, br[r->burst].request_id);
 			sqlite3_bind_int64(st, 15, bu[r->burst].ts_us);
@@ -1061,6 +1345,9 @@ int cid_correlate_run(struct cid_store *s, const struct cid_cor_opts *o, FILE *o
 		rc = load_bursts(&c, lo - margin, hi + margin, &bu, &br, &nb);
 		if (rc < 0)
 			goto out;
+		rc = load_imds(&c, bu, nb);
+		if (rc < 0)
+			goto out;
 	}
 	res = calloc(ne ? ne : 1, sizeof(*res));
 	if (!res) {
@@ -1079,10 +1366,14 @@ int cid_correlate_run(struct cid_store *s, const struct cid_cor_opts *o, FILE *o
 	for (size_t i = 0; i < ne; i++) {
 		if (res[i].verdict == CID_ATTRIBUTED) {
 			tot->attributed++;
+			/* an index >= 0 implies its rows were loaded */
+			// NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
 			c.owners[bu[res[i].burst].owner].explained++;
 		} else if (res[i].verdict == CID_AMBIGUOUS) {
 			tot->ambiguous++;
 			for (int k = 0; k < res[i].num_owners; k++)
+				/* an index >= 0 implies its rows were loaded */
+				// NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
 				c.owners[res[i].owners[k]].ambiguous_in++;
 		} else {
 			tot->unmatched++;
@@ -1145,6 +1436,8 @@ int cid_correlate_run(struct cid_store *s, const struct cid_cor_opts *o, FILE *o
 			cid_table_real(t, r->confidence);
 			cid_table_str(t, owner_cell(&c, r, bu, &tmp));
 			if (r->burst >= 0)
+				/* an index >= 0 implies its rows were loaded */
+				// NOLINTNEXTLINE(clang-analyzer-core.NullDereference)
 				cid_table_int(t, br[r->burst].flow_id);
 			else
 				cid_table_null(t);
@@ -1168,6 +1461,8 @@ out:
 	free(c.flow_owner);
 	free(c.ip_cached);
 	free(c.ip_owner);
+	free(c.imds);
+	free(c.imds_rows);
 	strtab_free(&c.strs);
 	return rc;
 }

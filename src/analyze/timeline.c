@@ -44,6 +44,8 @@ const char *cid_tl_type_name(enum cid_tl_type t)
 	case CID_TL_MATCH: return "match";
 	case CID_TL_EVENT: return "event";
 	case CID_TL_FLOW_CLOSE: return "flow_close";
+	case CID_TL_IMDS: return "imds";
+	case CID_TL_DNS: return "dns";
 	}
 	return "?";
 }
@@ -104,7 +106,8 @@ static void item_free(struct cid_tl_item *it)
 		&it->source_ip, &it->user_agent, &it->arn, &it->verdict, &it->reasons,
 		&it->client, &it->server, &it->sni, &it->tls_version, &it->cipher, &it->alpn,
 		&it->end_reason, &it->pod_ns, &it->pod_name, &it->pod_uid, &it->pod_ip, &it->node,
-		&it->host_ip, &it->phase, &it->controller, &it->service_account};
+		&it->host_ip, &it->phase, &it->controller, &it->service_account,
+		&it->method, &it->path, &it->imds_kind, &it->role, &it->qname, &it->answers};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		str_free(all[i]);
 }
@@ -901,6 +904,132 @@ static void load_requests(struct loader *L)
 	sqlite3_finalize(st);
 }
 
+/* ---- IMDS requests and DNS lookups (issue 7) ------------------------------------ */
+
+/* The lane of an evidence row: its flow's, else the pod whose IP asked,
+ * else the asking address. */
+static void evidence_key(struct loader *L, struct cid_buf *b, int64_t flow_id, const struct cid_tl_str *client_ip,
+			 int64_t at_us)
+{
+	const struct flow_lane *fl = flow_id ? flow_find(L, flow_id) : NULL;
+	const struct pod *p;
+	cid_buf_reset(b);
+	if (fl && fl->key.p) {
+		cid_buf_add(b, fl->key.p, fl->key.n);
+		return;
+	}
+	if (client_ip->p && (p = pod_by_ip(L, client_ip->p, client_ip->n, at_us)) != NULL) {
+		pod_key(b, p);
+		return;
+	}
+	cid_buf_adds(b, "host:");
+	if (client_ip->p && client_ip->n)
+		cid_buf_add(b, client_ip->p, client_ip->n);
+	else
+		cid_buf_addc(b, '?');
+}
+
+/* IMDS requests: http rows on an IMDS path (schema version 3), or that
+ * broke. Never a body: the table has none. */
+static void load_imds(struct loader *L)
+{
+	sqlite3_stmt *st;
+	struct cid_buf key;
+	int rc;
+	if (!has_table(L, "http") || !has_column(L, "http", "imdsv") || !has_table(L, "flow"))
+		return;
+	st = prep(L, "SELECT h.flow_id, h.ts_us, h.answer_us, f.client_ip, f.client_port, f.server_ip,"
+		     " f.server_port, h.method, h.path, h.user_agent, h.imds_kind, h.role_name, h.imdsv,"
+		     " h.imds_token, h.status, h.parse_error"
+		     " FROM http h LEFT JOIN flow f ON f.id = h.flow_id"
+		     " WHERE (h.imdsv IS NOT NULL OR h.parse_error IS NOT NULL)"
+		     " AND (?1 IS NULL OR h.ts_us >= ?1) AND (?2 IS NULL OR h.ts_us <= ?2)"
+		     " ORDER BY h.ts_us, h.rowid");
+	if (!st)
+		return;
+	bind_window(L, st);
+	cid_buf_init(&key, 4096);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && !L->oom) {
+		struct cid_tl_item r = {0};
+		struct cid_tl_str ip = {0};
+		r.type = CID_TL_IMDS;
+		r.flow_id = col_i64(st, 0);
+		r.time_us = col_i64(st, 1);
+		r.other_us = col_i64(st, 2);
+		endpoint(L, &r.client, st, 3, 4);
+		endpoint(L, &r.server, st, 5, 6);
+		col(L, &r.method, st, 7);
+		col(L, &r.path, st, 8);
+		col(L, &r.user_agent, st, 9);
+		col(L, &r.imds_kind, st, 10);
+		col(L, &r.role, st, 11);
+		r.imdsv = col_i64(st, 12);
+		r.imds_token = col_i64(st, 13) != 0;
+		r.has_status = sqlite3_column_type(st, 14) != SQLITE_NULL;
+		r.status = col_i64(st, 14);
+		col(L, &r.error_message, st, 15);
+		col(L, &ip, st, 3);
+		evidence_key(L, &key, r.flow_id, &ip, r.time_us);
+		str_free(&ip);
+		if (key.oom)
+			L->oom = true;
+		add_item(L, &r, cid_buf_str(&key), key.len);
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE && !L->oom)
+		db_err(L, "imds");
+	sqlite3_finalize(st);
+	cid_buf_cleanup(&key);
+}
+
+/* DNS lookups: each answer, and each query that got none in the capture. */
+static void load_dns(struct loader *L)
+{
+	sqlite3_stmt *st;
+	struct cid_buf key;
+	int rc;
+	if (!has_table(L, "dns") || !has_column(L, "dns", "response"))
+		return;
+	st = prep(L, "SELECT d.flow_id, d.ts_us, d.client_ip, d.client_port, d.server_ip, d.server_port,"
+		     " d.qname, d.qtype, d.rcode, d.parse_error,"
+		     " (SELECT group_concat(json_extract(j.value, '$.data'), ',') FROM json_each("
+		     "   CASE WHEN json_valid(d.answers) THEN d.answers ELSE '[]' END) j)"
+		     " FROM dns d"
+		     " WHERE (d.response = 1 OR d.parse_error IS NOT NULL OR NOT EXISTS ("
+		     "   SELECT 1 FROM dns a WHERE a.response = 1 AND a.txid = d.txid"
+		     "   AND a.client_ip = d.client_ip AND a.client_port = d.client_port))"
+		     " AND (?1 IS NULL OR d.ts_us >= ?1) AND (?2 IS NULL OR d.ts_us <= ?2)"
+		     " ORDER BY d.ts_us, d.rowid");
+	if (!st)
+		return;
+	bind_window(L, st);
+	cid_buf_init(&key, 4096);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && !L->oom) {
+		struct cid_tl_item r = {0};
+		struct cid_tl_str ip = {0};
+		r.type = CID_TL_DNS;
+		r.flow_id = col_i64(st, 0);
+		r.time_us = col_i64(st, 1);
+		endpoint(L, &r.client, st, 2, 3);
+		endpoint(L, &r.server, st, 4, 5);
+		col(L, &r.qname, st, 6);
+		r.qtype = col_i64(st, 7);
+		r.has_status = sqlite3_column_type(st, 8) != SQLITE_NULL;
+		r.rcode = col_i64(st, 8);
+		col(L, &r.error_message, st, 9);
+		col(L, &r.answers, st, 10);
+		col(L, &ip, st, 2);
+		evidence_key(L, &key, r.flow_id, &ip, r.time_us);
+		str_free(&ip);
+		if (key.oom)
+			L->oom = true;
+		add_item(L, &r, cid_buf_str(&key), key.len);
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE && !L->oom)
+		db_err(L, "dns");
+	sqlite3_finalize(st);
+	cid_buf_cleanup(&key);
+}
+
 /* ---- snapshots --------------------------------------------------------------- */
 
 static void snapshot_item(struct loader *L, const struct pod *p, const char *key, size_t key_len)
@@ -1146,6 +1275,10 @@ struct cid_timeline *cid_timeline_load(sqlite3 *db, const struct cid_tl_opts *o,
 		load_flows(&L);
 	if (!L.failed && !L.oom)
 		load_requests(&L);
+	if (!L.failed && !L.oom)
+		load_imds(&L);
+	if (!L.failed && !L.oom)
+		load_dns(&L);
 	if (!L.failed && !L.oom)
 		add_snapshots(&L);
 	if (!L.failed && !L.oom)

@@ -41,6 +41,8 @@
 #define C_BURST "#6a1b9a"
 #define C_BURST_FREE "#90a4ae"
 #define C_SNAP "#00897b"
+#define C_IMDS "#d84315"
+#define C_DNS "#1565c0"
 
 struct page {
 	FILE *out;
@@ -427,6 +429,63 @@ static void snap_mark(struct page *pg, const struct cid_tl_item *it)
 	s(pg, "</title></polygon>\n");
 }
 
+/* An IMDS request: a square on the snapshot row (filled for a credential
+ * fetch); a DNS lookup: a small circle on the same row. */
+static void evidence_mark(struct page *pg, const struct cid_tl_item *it)
+{
+	double x = xpos(pg, it->time_us), y = lane_y(it->lane) + ROW_SNAP;
+	if (it->type == CID_TL_IMDS) {
+		bool creds = it->imds_kind.p && it->imds_kind.n == 11 && !memcmp(it->imds_kind.p, "credentials", 11);
+		cid_buf_printf(&pg->b, "<rect class=\"imds\" x=\"%.1f\" y=\"%.1f\" width=\"8\" height=\"8\""
+				       " fill=\"%s\" stroke=\"" C_IMDS "\"><title>IMDS ",
+			       x - 4, y - 4, creds ? C_IMDS : "#ffffff");
+		time_txt(pg, it->time_us);
+		s(pg, "\n");
+		if (has(&it->error_message)) {
+			s(pg, "broken: ");
+			esc(pg, &it->error_message);
+		} else {
+			esc_or_dash(pg, &it->method);
+			s(pg, " ");
+			esc_or_dash(pg, &it->path);
+			cid_buf_printf(&pg->b, "\nIMDSv%lld", (long long)it->imdsv);
+			if (has(&it->role)) {
+				s(pg, ", role ");
+				esc(pg, &it->role);
+			}
+			if (it->has_status)
+				cid_buf_printf(&pg->b, ", status %lld", (long long)it->status);
+			s(pg, "\nuser agent: ");
+			esc_or_dash(pg, &it->user_agent);
+		}
+		cid_buf_printf(&pg->b, "\nflow %lld from ", (long long)it->flow_id);
+		esc_or_dash(pg, &it->client);
+		s(pg, "</title></rect>\n");
+		return;
+	}
+	cid_buf_printf(&pg->b, "<circle class=\"dns\" cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"" C_DNS "\">"
+			       "<title>DNS ",
+		       x, y);
+	time_txt(pg, it->time_us);
+	s(pg, "\n");
+	if (has(&it->error_message)) {
+		s(pg, "broken: ");
+		esc(pg, &it->error_message);
+	} else {
+		esc_or_dash(pg, &it->qname);
+		cid_buf_printf(&pg->b, " type %lld", (long long)it->qtype);
+		if (it->has_status)
+			cid_buf_printf(&pg->b, ", rcode %lld", (long long)it->rcode);
+		else
+			s(pg, ", no answer");
+		s(pg, "\nanswers: ");
+		esc_or_dash(pg, &it->answers);
+	}
+	s(pg, "\nfrom ");
+	esc_or_dash(pg, &it->client);
+	s(pg, "</title></circle>\n");
+}
+
 static void match_line(struct page *pg, const struct cid_tl_item *it)
 {
 	size_t bl = it->lane2 < pg->t->num_lanes ? it->lane2 : it->lane;
@@ -479,6 +538,8 @@ static void chart(struct page *pg)
 					flow_bar(pg, it, pg->t0, it->time_us);
 				break;
 			case 1 * 10 + CID_TL_SNAPSHOT: snap_mark(pg, it); break;
+			case 1 * 10 + CID_TL_IMDS:
+			case 1 * 10 + CID_TL_DNS: evidence_mark(pg, it); break;
 			case 2 * 10 + CID_TL_MATCH: match_line(pg, it); break;
 			case 3 * 10 + CID_TL_REQUEST: burst_mark(pg, it); break;
 			case 4 * 10 + CID_TL_EVENT: event_mark(pg, it); break;
@@ -514,6 +575,9 @@ static void legend(struct page *pg)
 		{"<rect x=\"1\" y=\"4\" width=\"16\" height=\"8\" rx=\"2\" class=\"flow\"/>",
 		 "flow, open to close"},
 		{"<polygon points=\"4,3 14,3 9,12\" fill=\"" C_SNAP "\"/>", "pod snapshot"},
+		{"<rect x=\"5\" y=\"4\" width=\"8\" height=\"8\" fill=\"" C_IMDS "\"/>",
+		 "IMDS credential fetch (hollow: other IMDS request)"},
+		{"<circle cx=\"9\" cy=\"8\" r=\"3.5\" fill=\"" C_DNS "\"/>", "DNS lookup"},
 	};
 	s(pg, "<ul class=\"legend\">\n");
 	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
@@ -570,6 +634,8 @@ static void events_table(struct page *pg)
 		s(pg, "<p class=\"sub\">No CloudTrail events in the window.</p>\n");
 		return;
 	}
+	/* an array of pointers: the element is a pointer */
+	// NOLINTNEXTLINE(bugprone-sizeof-expression)
 	ev = malloc(n * sizeof(*ev));
 	if (!ev) {
 		s(pg, "<p class=\"warn\">out of memory: event table left out</p>\n");
@@ -579,6 +645,7 @@ static void events_table(struct page *pg)
 	for (size_t i = 0; i < t->num_items; i++)
 		if (t->items[i].type == CID_TL_EVENT)
 			ev[n++] = &t->items[i];
+	// NOLINTNEXTLINE(bugprone-sizeof-expression)
 	qsort(ev, n, sizeof(*ev), cmp_event_ptr);
 	s(pg, "<div class=\"scroll\"><table class=\"events\"><thead><tr><th>time (UTC)</th><th>event</th><th>error</th>"
 	      "<th>source IP</th><th>user agent</th><th>identity</th><th>verdict</th>"

@@ -137,6 +137,38 @@ static void text_item(struct cid_buf *b, const struct cid_tl_item *it)
 		text_str(b, "by=", &it->controller);
 		text_str(b, "sa=", &it->service_account);
 		break;
+	case CID_TL_IMDS:
+		cid_buf_printf(b, " flow %lld", (long long)it->flow_id);
+		text_str(b, NULL, &it->client);
+		if (it->error_message.p) {
+			text_quoted(b, "error=", &it->error_message);
+			break;
+		}
+		text_str(b, NULL, &it->method);
+		text_str(b, NULL, &it->path);
+		text_str(b, "kind=", &it->imds_kind);
+		text_str(b, "role=", &it->role);
+		cid_buf_printf(b, " IMDSv%lld%s", (long long)it->imdsv, it->imds_token ? " token-sent" : "");
+		if (it->has_status)
+			cid_buf_printf(b, " status=%lld", (long long)it->status);
+		text_quoted(b, "ua=", &it->user_agent);
+		break;
+	case CID_TL_DNS:
+		text_str(b, NULL, &it->client);
+		cid_buf_adds(b, " ->");
+		text_str(b, NULL, &it->server);
+		if (it->error_message.p) {
+			text_quoted(b, "error=", &it->error_message);
+			break;
+		}
+		text_str(b, NULL, &it->qname);
+		cid_buf_printf(b, " type=%lld", (long long)it->qtype);
+		if (it->has_status)
+			cid_buf_printf(b, " rcode=%lld", (long long)it->rcode);
+		else
+			cid_buf_adds(b, " no-answer");
+		text_str(b, "answers=", &it->answers);
+		break;
 	}
 	cid_buf_addc(b, '\n');
 }
@@ -332,6 +364,31 @@ static void json_item(struct cid_buf *b, const struct cid_timeline *t, const str
 		j_str(b, "phase", &it->phase);
 		j_str(b, "controller", &it->controller);
 		j_str(b, "service_account", &it->service_account);
+		break;
+	case CID_TL_IMDS:
+		j_int(b, "flow_id", it->flow_id, it->flow_id != 0);
+		j_str(b, "client", &it->client);
+		j_str(b, "server", &it->server);
+		j_str(b, "method", &it->method);
+		j_str(b, "path", &it->path);
+		j_str(b, "user_agent", &it->user_agent);
+		j_str(b, "imds_kind", &it->imds_kind);
+		j_str(b, "role", &it->role);
+		j_int(b, "imdsv", it->imdsv, it->imdsv != 0);
+		cid_buf_printf(b, ",\"token_sent\":%s", it->imds_token ? "true" : "false");
+		j_int(b, "status", it->status, it->has_status);
+		j_time(b, "answer_time", it->other_us);
+		j_str(b, "parse_error", &it->error_message);
+		break;
+	case CID_TL_DNS:
+		j_int(b, "flow_id", it->flow_id, it->flow_id != 0);
+		j_str(b, "client", &it->client);
+		j_str(b, "server", &it->server);
+		j_str(b, "qname", &it->qname);
+		j_int(b, "qtype", it->qtype, !it->error_message.p);
+		j_int(b, "rcode", it->rcode, it->has_status);
+		j_str(b, "answers", &it->answers);
+		j_str(b, "parse_error", &it->error_message);
 		break;
 	}
 	cid_buf_adds(b, "}\n");

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "callerid/cursor.h"
 #include "callerid/live.h"
 
 #define IMDS_MAX_METHOD 16u
@@ -117,6 +116,12 @@ static void net_text(const struct cid_net *n, char *buf, size_t buf_len)
 bool cid_filter_build(char *out, size_t out_len, const struct cid_net *nets, size_t num_nets, bool imds,
 		      const char *user_expr)
 {
+	return cid_filter_build_ex(out, out_len, nets, num_nets, imds, false, user_expr);
+}
+
+bool cid_filter_build_ex(char *out, size_t out_len, const struct cid_net *nets, size_t num_nets, bool imds,
+			 bool dns, const char *user_expr)
+{
 	size_t len = 0;
 	bool ok = true;
 	char t[CID_ADDRSTRLEN + 16];
@@ -133,6 +138,9 @@ bool cid_filter_build(char *out, size_t out_len, const struct cid_net *nets, siz
 		}
 		if (imds)
 			ok &= app(out, out_len, &len, " or (host " CID_IMDS_ADDR " and tcp port 80)");
+		/* DNS over UDP and TCP (RFC 1035 section 4.2) */
+		if (dns)
+			ok &= app(out, out_len, &len, " or port 53");
 		ok &= app(out, out_len, &len, ")");
 	}
 	if (user_expr && *user_expr) {
@@ -164,130 +172,4 @@ bool cid_filter_check(const char *expr, int dlt, int snaplen, char *err, size_t 
 		snprintf(err, err_len, "%s", pcap_geterr(dead));
 	pcap_close(dead);
 	return ok;
-}
-
-/* ---- IMDS request heads --------------------------------------------------- */
-
-/* Takes one CRLF-terminated line (without the CRLF) off c. false when no
- * CRLF is in c (the head is cut short). */
-static bool take_line(struct cid_cur *c, struct cid_cur *line)
-{
-	uint8_t a, b;
-	for (size_t i = 0; cid_cur_peek_u8(c, i, &a); i++) {
-		if (a != '\r')
-			continue;
-		if (!cid_cur_peek_u8(c, i + 1, &b))
-			return false;
-		if (b != '\n')
-			continue;
-		if (!cid_cur_sub(c, line, i) || !cid_cur_skip(c, 2))
-			return false;
-		return true;
-	}
-	return false;
-}
-
-/* Takes bytes up to the next space (not included; the space is consumed). */
-static bool take_word(struct cid_cur *c, struct cid_cur *w)
-{
-	uint8_t a;
-	for (size_t i = 0; cid_cur_peek_u8(c, i, &a); i++)
-		if (a == ' ')
-			return cid_cur_sub(c, w, i) && cid_cur_skip(c, 1);
-	return false;
-}
-
-static bool ieq(const struct cid_cur *c, const char *s)
-{
-	size_t n = strlen(s);
-	uint8_t a;
-	if (cid_cur_len(c) != n)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		(void)cid_cur_peek_u8(c, i, &a);
-		if (a >= 'A' && a <= 'Z')
-			a = (uint8_t)(a + 32);
-		if (a != (uint8_t)s[i])
-			return false;
-	}
-	return true;
-}
-
-/* Strips optional whitespace around a field value (RFC 9112 section 5.1). */
-static void trim_ows(struct cid_cur *v)
-{
-	uint8_t a;
-	while (cid_cur_peek_u8(v, 0, &a) && (a == ' ' || a == '\t'))
-		(void)cid_cur_skip(v, 1);
-	while (cid_cur_len(v) && cid_cur_peek_u8(v, cid_cur_len(v) - 1, &a) && (a == ' ' || a == '\t'))
-		v->len--;
-}
-
-/* Could this be the start of a request line? Lets a partial head be told
- * apart from non-HTTP bytes (MALFORMED) before the CRLF arrives. */
-static bool method_prefix_ok(const struct cid_cur *c)
-{
-	uint8_t a;
-	size_t i;
-	for (i = 0; cid_cur_peek_u8(c, i, &a); i++) {
-		if (a == ' ')
-			return i > 0;
-		if (a < 'A' || a > 'Z' || i >= IMDS_MAX_METHOD)
-			return false;
-	}
-	return true;
-}
-
-enum cid_status cid_imds_parse(struct cid_imds_req *r, const uint8_t *p, size_t p_len)
-{
-	struct cid_cur c, line, method, path, ver;
-	const uint8_t *vp;
-	uint8_t minor;
-	memset(r, 0, sizeof(*r));
-	cid_cur_init(&c, p, p_len);
-	if (!method_prefix_ok(&c))
-		return CID_MALFORMED;
-	if (!take_line(&c, &line))
-		return CID_TRUNCATED;
-	/* RFC 9112 3: method SP request-target SP HTTP-version */
-	if (!take_word(&line, &method) || !take_word(&line, &path) || !cid_cur_len(&method) ||
-	    !cid_cur_len(&path))
-		return CID_MALFORMED;
-	ver = line;
-	if (cid_cur_len(&ver) != 8 || !cid_cur_peek_u8(&ver, 7, &minor) || minor < '0' || minor > '9' ||
-	    !cid_cur_bytes(&ver, &vp, 7) || memcmp(vp, "HTTP/1.", 7))
-		return CID_MALFORMED;
-	r->method = (const char *)cid_cur_data(&method);
-	r->method_len = cid_cur_len(&method);
-	r->path = (const char *)cid_cur_data(&path);
-	r->path_len = cid_cur_len(&path);
-	/* RFC 9112 5: field-name ":" OWS field-value OWS, until an empty line. */
-	for (;;) {
-		struct cid_cur name, val;
-		uint8_t a;
-		size_t colon = 0;
-		if (!take_line(&c, &line))
-			return CID_TRUNCATED;
-		if (!cid_cur_len(&line))
-			return CID_OK;
-		while (cid_cur_peek_u8(&line, colon, &a) && a != ':')
-			colon++;
-		if (colon == 0 || colon >= cid_cur_len(&line))
-			return CID_MALFORMED;
-		if (!cid_cur_sub(&line, &name, colon) || !cid_cur_skip(&line, 1))
-			return CID_MALFORMED;
-		val = line;
-		trim_ows(&val);
-		if (ieq(&name, "host")) {
-			r->host = (const char *)cid_cur_data(&val);
-			r->host_len = cid_cur_len(&val);
-		} else if (ieq(&name, "user-agent")) {
-			r->ua = (const char *)cid_cur_data(&val);
-			r->ua_len = cid_cur_len(&val);
-		} else if (ieq(&name, "x-aws-ec2-metadata-token")) {
-			r->token = true;
-		} else if (ieq(&name, "x-aws-ec2-metadata-token-ttl-seconds")) {
-			r->token_ttl = true;
-		}
-	}
 }

@@ -59,6 +59,7 @@ void cid_live_opts_default(struct cid_live_opts *o)
 	 * and 100 ms is well inside the 1 s commit interval. */
 	o->immediate = false;
 	o->nano = true;
+	o->timeout_ms = 0;
 }
 
 struct cid_live *cid_live_new(void)
@@ -108,7 +109,7 @@ int cid_live_add(struct cid_live *l, const char *ifname, const struct cid_live_o
 	}
 	pcap_set_snaplen(p, o->snaplen);
 	pcap_set_promisc(p, 0);   /* the node's own traffic is all we need */
-	pcap_set_timeout(p, CID_LIVE_TIMEOUT_MS);
+	pcap_set_timeout(p, o->timeout_ms > 0 ? o->timeout_ms : CID_LIVE_TIMEOUT_MS);
 	if (o->immediate)
 		pcap_set_immediate_mode(p, 1);
 	if (o->buffer_kib > 0)

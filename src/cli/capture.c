@@ -21,9 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "callerid/attrib.h"
 #include "callerid/cli.h"
 #include "callerid/decode.h"
 #include "callerid/flow.h"
+#include "callerid/http.h"
 #include "callerid/live.h"
 #include "callerid/output.h"
 #include "callerid/store.h"
@@ -32,12 +34,12 @@
 
 #define TICK_NS 1000000000LL
 #define FILTER_MAX 16384
-#define IMDS_DEDUP 8
-/* Capabilities kept after -Z. Live attribution is not in this build, so
- * none; when it lands it needs CAP_NET_ADMIN (conntrack, sock_diag in other
+#define ATTRIB_TIMEOUT_MS 1   /* ring block timeout with live attribution */
+/* Capabilities kept after -Z: none. Live attribution is turned off with
+ * -Z, since it needs CAP_NET_ADMIN (conntrack, sock_diag in other
  * namespaces), CAP_SYS_PTRACE + CAP_DAC_READ_SEARCH (/proc/PID/fd and ns of
  * other users) and CAP_SYS_ADMIN (setns into pod namespaces): see
- * docs/capture.md. */
+ * docs/capture.md and docs/attrib.md. */
 #define KEEP_CAPS 0ULL
 
 static volatile sig_atomic_t got_signal;
@@ -74,17 +76,16 @@ struct cap_ctx {
 	bool writer_failed;
 	uint64_t imds_reqs;
 	struct cid_addr imds_addr;
-	uint64_t imds_sig[IMDS_DEDUP];
-	int64_t imds_ns[IMDS_DEDUP];
-	unsigned imds_pos;
 	struct cid_buf b;
 	struct cid_live_stats last_st;
+	struct cid_attrib *attrib;          /* NULL: --no-attrib, -Z, or unavailable */
+	struct cid_attrib_track *atr;
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: callerid capture [-i IFACE]... [-e ENDPOINT]... [--imds|--no-imds] [-f BPF]\n"
+		"usage: callerid capture [-i IFACE]... [-e ENDPOINT]... [--imds|--no-imds] [--dns] [-f BPF]\n"
 		"                        [-w FILE [-C MB] [-G SEC] [-W N]] [-c COUNT] [-s SNAPLEN]\n"
 		"                        [-B KiB] [-Z USER] [--no-attrib] [--db FILE] [-q] [-v]\n"
 		"                        [--stream-cap BYTES] [--max-flows N] [--idle SEC] [--immediate]\n"
@@ -93,6 +94,7 @@ static void usage(FILE *f)
 		"  request and drop report. SIGINT/SIGTERM/SIGHUP end the capture cleanly.\n"
 		"  -e ENDPOINT  IP, CIDR or hostname (all its addresses); builds the filter\n"
 		"  --no-imds    leave IMDS (169.254.169.254:80) out of the endpoint filter\n"
+		"  --dns        add DNS (port 53) to the endpoint filter: lookups are recorded\n"
 		"  -f BPF       ANDed with the endpoint filter; -v prints the result\n"
 		"  -w FILE      also write the packets (pcapng if FILE ends in .pcapng)\n"
 		"  -C MB -G SEC -W N   rotate by size (10^6 bytes), by time, keep N files\n"
@@ -173,50 +175,54 @@ static void on_end(void *ctx, struct cid_flow *f)
 	if (f->user)
 		untrack(c, f->user);
 	put_flow(c, f);
+	if (c->atr)
+		cid_attrib_track_end(c->atr, f);
 }
 
-/* One line per IMDS request (the same request seen on a pod's veth and on
- * the uplink is printed once). */
-static void imds_line(struct cap_ctx *c, const struct cid_live_pkt *lp)
+/* Live attribution on the first packet of each flow (issue 6). */
+static void on_new(void *ctx, struct cid_flow *f)
 {
-	struct cid_pkt pkt;
-	enum cid_skip why;
-	struct cid_imds_req r;
-	enum cid_status st;
+	struct cap_ctx *c = ctx;
+	if (c->atr)
+		cid_attrib_track_new_flow(c->atr, f, now_ns());
+}
+
+/* The attribution glue writes a flow row before its owner rows. */
+static int put_flow_cb(void *ctx, struct cid_flow *f)
+{
+	struct cap_ctx *c = ctx;
+	put_flow(c, f);
+	return c->store_failed ? -1 : 0;
+}
+
+/* One line per IMDS request, from the engine's HTTP parser (http.c) as
+ * the request completes: the same request seen on a pod's veth and on the
+ * uplink is one flow, so it is printed once; a head split across segments
+ * is reassembled first. */
+static void on_http(void *ctx, struct cid_flow *f, const struct cid_http_rec *r)
+{
+	struct cap_ctx *c = ctx;
 	char cli[64], when[40];
-	uint64_t sig;
-	if (cid_decode_frame(&pkt, &why, lp->dlt, lp->data, lp->caplen) != CID_OK || pkt.proto != 6 ||
-	    pkt.dport != 80 || !pkt.payload_len)
+	if (r->parse_error || !r->req.method_len ||
+	    (r->req.imds == CID_HTTP_IMDS_NONE && memcmp(&f->srv, &c->imds_addr, sizeof(c->imds_addr))))
 		return;
-	if (memcmp(&pkt.dst, &c->imds_addr, sizeof(c->imds_addr)))
-		return;
-	st = cid_imds_parse(&r, pkt.payload, pkt.payload_len);
-	if (st != CID_OK && !(st == CID_TRUNCATED && r.method))
-		return;
-	sig = (uint64_t)pkt.seq << 32 | (uint64_t)pkt.sport << 16 | pkt.payload_wire_len;
-	for (unsigned i = 0; i < IMDS_DEDUP; i++)
-		if (c->imds_sig[i] == sig && lp->ts_ns - c->imds_ns[i] < 50000000LL)
-			return;
-	c->imds_sig[c->imds_pos] = sig;
-	c->imds_ns[c->imds_pos] = lp->ts_ns;
-	c->imds_pos = (c->imds_pos + 1) % IMDS_DEDUP;
 	c->imds_reqs++;
 	if (c->quiet)
 		return;
-	cid_endpoint_str(&pkt.src, pkt.sport, cli, sizeof(cli));
-	cid_time_str(lp->ts_ns / 1000, when, sizeof(when));
+	cid_endpoint_str(&f->cli, f->cport, cli, sizeof(cli));
+	cid_time_str(r->ts_ns / 1000, when, sizeof(when));
 	cid_buf_reset(&c->b);
-	cid_buf_printf(&c->b, "%s %s > %s:80 IMDS ", when, cli, CID_IMDS_ADDR);
-	cid_esc_text(&c->b, r.method, r.method_len);
+	cid_buf_printf(&c->b, "%s %s > %s:%u IMDS ", when, cli, CID_IMDS_ADDR, (unsigned)f->sport);
+	cid_esc_text(&c->b, r->req.method, r->req.method_len);
 	cid_buf_addc(&c->b, ' ');
-	cid_esc_text(&c->b, r.path, r.path_len);
-	if (r.token_ttl)
+	cid_esc_text(&c->b, r->req.path, r->req.path_len);
+	if (r->req.imds == CID_HTTP_IMDS_TOKEN || r->req.have_token_ttl)
 		cid_buf_adds(&c->b, " token-request");
 	else
-		cid_buf_adds(&c->b, r.token ? " v2" : " v1");
-	if (r.ua) {
+		cid_buf_adds(&c->b, r->req.imds_token ? " v2" : " v1");
+	if (r->req.have_user_agent) {
 		cid_buf_adds(&c->b, " ua=");
-		cid_esc_text(&c->b, r.ua, r.ua_len);
+		cid_esc_text(&c->b, r->req.user_agent, r->req.user_agent_len);
 	}
 	fprintf(stdout, "%s\n", cid_buf_str(&c->b));
 }
@@ -230,8 +236,6 @@ static void on_packet(void *ctx, const struct cid_live_pkt *lp)
 	if (c->wr && !c->writer_failed &&
 	    cid_writer_packet(c->wr, (unsigned)c->wr_iface[lp->src], lp->ts_ns, lp->data, lp->caplen, lp->wirelen) < 0)
 		c->writer_failed = true;
-	if (c->imds)
-		imds_line(c, lp);
 	cid_engine_frame(c->eng, lp->ts_ns, lp->dlt, lp->ifindex, lp->data, lp->caplen, lp->wirelen);
 	if (c->count_limit && c->pkts >= c->count_limit)
 		c->done = true;
@@ -380,6 +384,7 @@ int cid_cmd_capture(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"db", required_argument, NULL, 'D'},        {"imds", no_argument, NULL, 'M'},
+		{"dns", no_argument, NULL, 'U'},
 		{"no-imds", no_argument, NULL, 'N'},         {"no-attrib", no_argument, NULL, 'A'},
 		{"stream-cap", required_argument, NULL, 'S'}, {"max-flows", required_argument, NULL, 'X'},
 		{"idle", required_argument, NULL, 'I'},      {"help", no_argument, NULL, 'h'},
@@ -392,6 +397,7 @@ int cid_cmd_capture(int argc, char **argv)
 	const char *user_expr = NULL, *db_opt = NULL, *wpath = NULL, *zuser = NULL, *db_path;
 	uint64_t cmb = 0, gsec = 0, wring = 0, count = 0, snaplen = 262144, bufkib = 32768, v;
 	int verbose = 0, opt, status = 0, immediate = -1;
+	bool no_attrib = false, dns = false;
 	struct cid_engine_config cfg;
 	struct cid_live_opts lo;
 	struct cid_live_stats ls;
@@ -471,8 +477,9 @@ int cid_cmd_capture(int argc, char **argv)
 		case 'v': verbose++; break;
 		case 'D': db_opt = optarg; break;
 		case 'M': c.imds = true; break;
+		case 'U': dns = true; break;
 		case 'N': c.imds = false; break;
-		case 'A': break;  /* live attribution is not in this build */
+		case 'A': no_attrib = true; break;
 		case 'P': immediate = 1; break;
 		case 'Q': immediate = 0; break;
 		case 'S':
@@ -523,7 +530,7 @@ int cid_cmd_capture(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	if (!cid_filter_build(filter, FILTER_MAX, nets, num_nets, c.imds, user_expr)) {
+	if (!cid_filter_build_ex(filter, FILTER_MAX, nets, num_nets, c.imds, dns, user_expr)) {
 		cid_cli_err("capture", "filter expression too long");
 		status = 2;
 		goto out;
@@ -539,6 +546,10 @@ int cid_cmd_capture(int argc, char **argv)
 	lo.buffer_kib = (int)bufkib;
 	if (immediate >= 0)
 		lo.immediate = immediate == 1;
+	/* attribution needs the SYN while the socket exists: short ring
+	 * blocks (TPACKET_V3 keeps its throughput, unlike immediate mode) */
+	if (!no_attrib && !zuser)
+		lo.timeout_ms = ATTRIB_TIMEOUT_MS;
 	c.live = cid_live_new();
 	if (!c.live) {
 		cid_cli_err("capture", "out of memory");
@@ -627,11 +638,31 @@ int cid_cmd_capture(int argc, char **argv)
 		cid_buf_cleanup(&src);
 	}
 
+	/* Live attribution: needs root (netlink in other namespaces, /proc of
+	 * every user), so not with -Z; a failure leaves the capture running
+	 * without it. */
+	if (!no_attrib && !zuser) {
+		struct cid_attrib_opts ao;
+		cid_attrib_opts_default(&ao);
+		c.attrib = cid_attrib_new(&ao, err, sizeof(err));
+		if (!c.attrib)
+			cid_cli_err("capture", "warning: live attribution off: %s", err);
+		else if (!(c.atr = cid_attrib_track_new(c.attrib, c.store, c.capture_id, put_flow_cb, &c))) {
+			cid_cli_err("capture", "out of memory");
+			status = 1;
+			goto out;
+		}
+	} else if (!no_attrib && zuser && verbose) {
+		cid_cli_err("capture", "live attribution is off with -Z (it needs root)");
+	}
+
 	c.count_limit = count;
 	c.lines = cid_tlsline_new(stdout, CID_FMT_TABLE);
 	cid_buf_init(&c.b, 1 << 16);
 	cfg.on_tls = on_tls;
 	cfg.on_end = on_end;
+	cfg.on_new = c.atr ? on_new : NULL;
+	cfg.on_http = on_http;
 	cfg.ctx = &c;
 	cfg.hash_seed = random_seed();
 	c.eng = cid_engine_new(&cfg);
@@ -658,11 +689,15 @@ int cid_cmd_capture(int argc, char **argv)
 	while (!got_signal && !c.done) {
 		int64_t now = now_ns();
 		int timeout = now >= next_tick ? 0 : (int)((next_tick - now) / 1000000) + 1;
+		if (c.atr && cid_attrib_track_pending(c.atr) && timeout > 5)
+			timeout = 5;
 		if (cid_live_poll(c.live, timeout, on_packet, &c, err, sizeof(err)) < 0) {
 			cid_cli_err("capture", "%s", err);
 			status = 1;
 			break;
 		}
+		if (c.atr)
+			cid_attrib_track_retry(c.atr, now_ns());
 		if (c.writer_failed || c.store_failed)
 			break;
 		now = now_ns();
@@ -701,10 +736,18 @@ int cid_cmd_capture(int argc, char **argv)
 	}
 	fflush(stdout);
 	summary(&c, &ls);
+	if (c.attrib)
+		cid_attrib_summary(c.attrib, stderr);
+	if (c.atr && cid_attrib_track_error(c.atr))
+		cid_cli_err("capture", "attribution rows: %s", cid_attrib_track_error(c.atr));
 out:
 	cid_engine_free(c.eng);  /* empty by now, or never fed */
+	cid_attrib_track_free(c.atr);
+	cid_attrib_free(c.attrib);
 	while (c.tracked)
-		untrack(&c, c.tracked);
+		/* the head's prev is NULL, so untrack moves c.tracked on; the
+		 * analyzer assumes a non-NULL prev for the head */
+		untrack(&c, c.tracked); // NOLINT(clang-analyzer-unix.Malloc)
 	cid_writer_free(c.wr);
 	cid_tlsline_free(c.lines);
 	cid_store_free(c.store);

@@ -185,6 +185,8 @@ int cid_cmd_read(int argc, char **argv)
 		{"stream-cap", required_argument, NULL, 'S'}, {"max-flows", required_argument, NULL, 'M'},
 		{"idle", required_argument, NULL, 'I'},   {"burst-gap", required_argument, NULL, 'G'},
 		{"no-db", no_argument, NULL, 'N'},        {"help", no_argument, NULL, 'h'},
+		/* hidden, for make bench: HTTP/IMDS and DNS parsing off */
+		{"no-evidence", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	struct cid_net nets[MAX_NETS];
@@ -215,6 +217,10 @@ int cid_cmd_read(int argc, char **argv)
 		case 'q': rc.quiet = true; break;
 		case 'D': db_opt = optarg; break;
 		case 'N': no_db = true; break;
+		case 'V':
+			cfg.num_http_ports = 0;
+			cfg.dns = false;
+			break;
 		case 'F':
 			if (!cid_fmt_parse(&fmt, optarg)) {
 				cid_cli_err("read", "bad --format '%s'", optarg);

@@ -152,7 +152,6 @@ int cid_cmd_timeline(int argc, char **argv)
 		rc = cid_timeline_text(t, out);
 	if (out != stdout && fclose(out) != 0 && rc == 0)
 		rc = -CID_EIO;
-	out = stdout;
 	if (rc != 0) {
 		cid_cli_err("timeline", "cannot write %s", out_path ? out_path : "the output");
 		rc = 1;

@@ -14,7 +14,8 @@
 
 static struct cid_cor_event ev(int64_t t, const char *ip, const char *ver, const char *cipher)
 {
-	struct cid_cor_event e = {T0 + t, ip, "ec2.us-east-1.amazonaws.com", ver, cipher};
+	struct cid_cor_event e = {.time_us = T0 + t, .source_ip = ip, .host = "ec2.us-east-1.amazonaws.com",
+				  .tls_version = ver, .cipher = cipher};
 	return e;
 }
 
@@ -232,6 +233,106 @@ static void test_answer_second_separates(void **state)
 	assert_int_equal(r[0].verdict, CID_AMBIGUOUS);
 }
 
+/* The origin story: two host-network processes (same node address, same
+ * TLS) call DescribeTags in the same second with the node role; only the
+ * IMDS evidence separates them (table-driven over the evidence). */
+static const struct cid_cor_imds imds_v2_boto[] = {{T0, "eks-node-role", "Botocore/1.31.0", 2}};
+static const struct cid_cor_imds imds_v1_curl[] = {{T0, "eks-node-role", "curl/7.88.1", 1}};
+static const struct cid_cor_imds imds_other_role[] = {{T0, "some-other-role", "curl/7.88.1", 2}};
+
+static void test_imds_separates(void **state)
+{
+	static const struct {
+		const char *what;
+		const char *role, *ua;
+		uint8_t imdsv;
+		const struct cid_cor_imds *a, *b; /* fetches of owners 1 and 2 */
+		enum cid_verdict verdict;
+		int owner;
+		unsigned evidence;
+	} cases[] = {
+		{"role and version name owner 1", "eks-node-role", NULL, 2, imds_v2_boto, imds_v1_curl, CID_ATTRIBUTED, 1,
+		 CID_COR_EV_IMDS_ROLE},
+		{"role and version name owner 2", "eks-node-role", NULL, 1, imds_v2_boto, imds_v1_curl, CID_ATTRIBUTED, 2,
+		 CID_COR_EV_IMDS_ROLE},
+		{"version unknown: both fetched the role", "EKS-Node-Role", NULL, 0, imds_v2_boto, imds_v1_curl,
+		 CID_AMBIGUOUS, 0, 0},
+		{"only one fetched the role", "eks-node-role", NULL, 0, imds_other_role, imds_v1_curl, CID_ATTRIBUTED, 2,
+		 CID_COR_EV_IMDS_ROLE},
+		{"user agent alone", NULL, "Botocore/1.31.0", 0, imds_v2_boto, imds_v1_curl, CID_ATTRIBUTED, 1,
+		 CID_COR_EV_IMDS_UA},
+		{"role and user agent", "eks-node-role", "curl/7.88.1", 1, imds_v2_boto, imds_v1_curl, CID_ATTRIBUTED, 2,
+		 CID_COR_EV_IMDS_ROLE | CID_COR_EV_IMDS_UA},
+		{"not the node role", NULL, NULL, 0, imds_v2_boto, imds_v1_curl, CID_AMBIGUOUS, 0, 0},
+		{"no IMDS fetches seen", "eks-node-role", "curl/7.88.1", 2, NULL, NULL, CID_AMBIGUOUS, 0, 0},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cid_cor_event e[] = {ev(5 * S, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256")};
+		struct cid_cor_burst b[] = {bu(5 * S + 100000, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", 1),
+					    bu(5 * S + 400000, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", 2)};
+		struct cid_cor_result r[1];
+		e[0].node_role = cases[i].role;
+		e[0].user_agent = cases[i].ua;
+		e[0].imdsv = cases[i].imdsv;
+		b[0].imds = cases[i].a;
+		b[0].num_imds = cases[i].a ? 1 : 0;
+		b[1].imds = cases[i].b;
+		b[1].num_imds = cases[i].b ? 1 : 0;
+		run(r, e, 1, b, 2, false, NULL);
+		print_message("# %s\n", cases[i].what);
+		assert_int_equal(r[0].verdict, cases[i].verdict);
+		if (cases[i].verdict == CID_ATTRIBUTED) {
+			assert_int_equal(b[r[0].burst].owner, cases[i].owner);
+			assert_int_equal(r[0].evidence, cases[i].evidence);
+		} else {
+			assert_int_equal(r[0].num_owners, 2);
+		}
+	}
+}
+
+/* IMDS evidence never overrides an exclusion: the owner that fetched the
+ * role but whose flow's TLS version (or address) differs stays out. */
+static void test_imds_never_overrides_exclusion(void **state)
+{
+	struct cid_cor_event e[] = {ev(5 * S, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256")};
+	struct cid_cor_burst b[] = {bu(5 * S + 100000, "10.0.0.10", "TLSv1.3", "TLS_AES_128_GCM_SHA256", 1),
+				    bu(5 * S + 200000, "10.0.0.99", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", 3),
+				    bu(5 * S + 400000, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", 2)};
+	struct cid_cor_result r[1];
+	(void)state;
+	e[0].node_role = "eks-node-role";
+	e[0].imdsv = 2;
+	e[0].user_agent = "Botocore/1.31.0";
+	b[0].imds = imds_v2_boto;
+	b[0].num_imds = 1;
+	b[1].imds = imds_v2_boto;
+	b[1].num_imds = 1;
+	run(r, e, 1, b, 3, false, NULL);
+	assert_int_equal(r[0].verdict, CID_ATTRIBUTED);
+	assert_int_equal(b[r[0].burst].owner, 2);
+	assert_int_equal(r[0].evidence, 0);
+	assert_int_equal(r[0].excluded[CID_EXCL_VERSION], 1);
+	assert_int_equal(r[0].excluded[CID_EXCL_ADDRESS], 1);
+	assert_int_equal(cid_cor_evidence(&e[0], &b[0]), CID_COR_EV_IMDS_ROLE | CID_COR_EV_IMDS_UA);
+}
+
+/* A bonus is one tier: a burst in the event's own second without IMDS
+ * evidence and a burst outside it with the evidence are alike. */
+static void test_imds_worth_one_tier(void **state)
+{
+	struct cid_cor_event e[] = {ev(5 * S, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256")};
+	struct cid_cor_burst b[] = {bu(4 * S + 500000, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", 1),
+				    bu(5 * S + 400000, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", 2)};
+	struct cid_cor_result r[1];
+	(void)state;
+	e[0].node_role = "eks-node-role";
+	b[0].imds = imds_v2_boto;
+	b[0].num_imds = 1;
+	run(r, e, 1, b, 2, false, NULL);
+	assert_int_equal(r[0].verdict, CID_AMBIGUOUS);
+}
+
 static void test_private_ranges(void **state)
 {
 	(void)state;
@@ -273,6 +374,9 @@ int main(void)
 		cmocka_unit_test(test_more_events_than_bursts),
 		cmocka_unit_test(test_answer_second_separates),
 		cmocka_unit_test(test_private_ranges),
+		cmocka_unit_test(test_imds_separates),
+		cmocka_unit_test(test_imds_never_overrides_exclusion),
+		cmocka_unit_test(test_imds_worth_one_tier),
 		cmocka_unit_test(test_empty),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -53,6 +53,24 @@ static void test_build_table(void **state)
 	}
 }
 
+/* capture --dns: port 53 joins the endpoint part (UDP and TCP). */
+static void test_build_dns(void **state)
+{
+	static const char *const specs[] = {"10.0.0.1", NULL};
+	struct cid_net nets[16];
+	size_t num;
+	char out[512], err[256];
+	(void)state;
+	nets_of(nets, &num, specs);
+	assert_true(cid_filter_build_ex(out, sizeof(out), nets, num, true, true, "not port 22"));
+	assert_string_equal(out, "(host 10.0.0.1 or (host 169.254.169.254 and tcp port 80) or port 53) and (not port 22)");
+	assert_true(cid_filter_check(out, CID_DLT_LINUX_SLL2, 262144, err, sizeof(err)));
+	assert_true(cid_filter_build_ex(out, sizeof(out), nets, num, false, true, NULL));
+	assert_string_equal(out, "(host 10.0.0.1 or port 53)");
+	assert_true(cid_filter_build_ex(out, sizeof(out), NULL, 0, true, true, NULL));
+	assert_string_equal(out, "");
+}
+
 static void test_build_too_small(void **state)
 {
 	struct cid_net nets[16];
@@ -107,94 +125,15 @@ static void test_check_bad(void **state)
 
 /* ---- IMDS ---------------------------------------------------------------- */
 
-static const char token_put[] = "PUT /latest/api/token HTTP/1.1\r\n"
-				"Host: 169.254.169.254\r\n"
-				"User-Agent: aws-sdk-go/1.44.0 (go1.20; linux; amd64)\r\n"
-				"X-aws-ec2-metadata-token-ttl-seconds: 21600\r\n"
-				"\r\n";
-static const char creds_get[] = "GET /latest/meta-data/iam/security-credentials/node-role HTTP/1.1\r\n"
-				"host:169.254.169.254 \r\n"
-				"X-aws-ec2-metadata-token: AQAEAB==\r\n"
-				"\r\nbody";
-
-static void test_imds_table(void **state)
-{
-	struct cid_imds_req r;
-	(void)state;
-	assert_int_equal(cid_imds_parse(&r, (const uint8_t *)token_put, strlen(token_put)), CID_OK);
-	assert_int_equal(r.method_len, 3);
-	assert_memory_equal(r.method, "PUT", 3);
-	assert_int_equal(r.path_len, strlen("/latest/api/token"));
-	assert_non_null(r.ua);
-	assert_memory_equal(r.ua, "aws-sdk-go/1.44.0 (go1.20; linux; amd64)", r.ua_len);
-	assert_true(r.token_ttl);
-	assert_false(r.token);
-
-	assert_int_equal(cid_imds_parse(&r, (const uint8_t *)creds_get, strlen(creds_get)), CID_OK);
-	assert_memory_equal(r.method, "GET", 3);
-	assert_int_equal(r.host_len, strlen("169.254.169.254"));
-	assert_memory_equal(r.host, "169.254.169.254", r.host_len);
-	assert_null(r.ua);
-	assert_true(r.token);
-	assert_false(r.token_ttl);
-}
-
-static void test_imds_malformed(void **state)
-{
-	static const char *const bad[] = {
-		"\x16\x03\x01\x02\x00",                       /* a TLS record */
-		"get / HTTP/1.1\r\n\r\n",                     /* methods are upper case */
-		"GET / HTTP/2.0\r\n\r\n",
-		"GET /\r\n\r\n",
-		"GET  HTTP/1.1\r\n\r\n",
-		"GET / HTTP/1.1\r\nNoColon\r\n\r\n",
-		"GET / HTTP/1.1\r\n: empty name\r\n\r\n",
-		"VERYLONGMETHODNAMEXYZ / HTTP/1.1\r\n\r\n",
-		" / HTTP/1.1\r\n\r\n",
-		"GET / HTTP/1.x\r\n\r\n",
-	};
-	struct cid_imds_req r;
-	(void)state;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(cid_imds_parse(&r, (const uint8_t *)bad[i], strlen(bad[i])), CID_MALFORMED);
-}
-
-/* Every prefix of a valid head: no crash, never OK before the empty line,
- * on a heap copy of exactly the prefix so ASan sees any overread. */
-static void test_imds_prefix_sweep(void **state)
-{
-	static const char *const heads[] = {token_put, creds_get};
-	(void)state;
-	for (size_t h = 0; h < 2; h++) {
-		size_t len = strlen(heads[h]);
-		size_t end = (size_t)(strstr(heads[h], "\r\n\r\n") - heads[h]) + 4;
-		for (size_t n = 0; n <= len; n++) {
-			struct cid_imds_req r;
-			uint8_t *p = malloc(n ? n : 1);
-			enum cid_status st;
-			assert_non_null(p);
-			memcpy(p, heads[h], n);
-			st = cid_imds_parse(&r, p, n);
-			if (n < end)
-				assert_int_equal(st, CID_TRUNCATED);
-			else
-				assert_int_equal(st, CID_OK);
-			free(p);
-		}
-	}
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_build_table),
+		cmocka_unit_test(test_build_dns),
 		cmocka_unit_test(test_build_too_small),
 		cmocka_unit_test(test_resolve_errors),
 		cmocka_unit_test(test_resolve_localhost),
 		cmocka_unit_test(test_check_bad),
-		cmocka_unit_test(test_imds_table),
-		cmocka_unit_test(test_imds_malformed),
-		cmocka_unit_test(test_imds_prefix_sweep),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
