@@ -17,6 +17,20 @@ int cid_cmd_k8s(int argc, char **argv);
 /* Shared option helpers (src/cli/common.c). */
 /* The database path: --db value, else $CALLERID_DB, else ./callerid.db. */
 const char *cid_cli_db_path(const char *opt);
+struct cid_event_filter;
+/* The event filters of DESIGN's CLI contract, shared by events and
+ * correlate: their getopt_long entries (values 'n','S','e','a','i','I','s',
+ * 'u') to put first in a command's option table, and their handling.
+ * cid_cli_event_filter_opt returns 1 when opt was one of them and taken, 0
+ * when it is not a filter option, -1 on a bad value (message printed: a
+ * usage error). */
+#define CID_CLI_EVENT_FILTER_OPTIONS                                                                   \
+	{"event-name", required_argument, NULL, 'n'}, {"event-source", required_argument, NULL, 'S'},  \
+	{"error-code", required_argument, NULL, 'e'}, {"arn-like", required_argument, NULL, 'a'},      \
+	{"source-ip", required_argument, NULL, 'i'},  {"event-id", required_argument, NULL, 'I'},      \
+	{"since", required_argument, NULL, 's'},      {"until", required_argument, NULL, 'u'}
+int cid_cli_event_filter_opt(const char *cmd, struct cid_event_filter *f, int opt, const char *arg);
+
 /* Prints "callerid: <cmd>: <msg>" to stderr. */
 void cid_cli_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -4,6 +4,34 @@
 #include <stdlib.h>
 
 #include "callerid/cli.h"
+#include "callerid/ingest.h"
+#include "callerid/output.h"
+
+int cid_cli_event_filter_opt(const char *cmd, struct cid_event_filter *f, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'n': f->event_name = arg; return 1;
+	case 'S': f->event_source = arg; return 1;
+	case 'e': f->error_code = arg; return 1;
+	case 'a': f->arn_like = arg; return 1;
+	case 'i': f->source_ip = arg; return 1;
+	case 'I': f->event_id = arg; return 1;
+	case 's':
+	case 'u':
+		if (!cid_time_parse(arg, opt == 's' ? &f->since_us : &f->until_us)) {
+			cid_cli_err(cmd, "--%s: bad time '%s' (ISO-8601 or epoch seconds)",
+				    opt == 's' ? "since" : "until", arg);
+			return -1;
+		}
+		if (opt == 's')
+			f->has_since = true;
+		else
+			f->has_until = true;
+		return 1;
+	default:
+		return 0;
+	}
+}
 
 const char *cid_cli_db_path(const char *opt)
 {

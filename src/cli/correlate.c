@@ -22,11 +22,8 @@ static const char usage_text[] =
 int cid_cmd_correlate(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"db", required_argument, NULL, 'd'},         {"event-name", required_argument, NULL, 'n'},
-		{"event-source", required_argument, NULL, 'S'}, {"error-code", required_argument, NULL, 'e'},
-		{"arn-like", required_argument, NULL, 'a'},   {"source-ip", required_argument, NULL, 'i'},
-		{"event-id", required_argument, NULL, 'I'},   {"since", required_argument, NULL, 's'},
-		{"until", required_argument, NULL, 'u'},      {"skew", required_argument, NULL, 'k'},
+		CID_CLI_EVENT_FILTER_OPTIONS,
+		{"db", required_argument, NULL, 'd'},         {"skew", required_argument, NULL, 'k'},
 		{"explain", required_argument, NULL, 'x'},    {"no-store", no_argument, NULL, 'N'},
 		{"format", required_argument, NULL, 'F'},     {"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -44,28 +41,15 @@ int cid_cmd_correlate(int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		int taken = cid_cli_event_filter_opt("correlate", &o.filter, c, optarg);
+		if (taken < 0)
+			return 2;
+		if (taken)
+			continue;
 		switch (c) {
 		case 'd': db = optarg; break;
-		case 'n': o.filter.event_name = optarg; break;
-		case 'S': o.filter.event_source = optarg; break;
-		case 'e': o.filter.error_code = optarg; break;
-		case 'a': o.filter.arn_like = optarg; break;
-		case 'i': o.filter.source_ip = optarg; break;
-		case 'I': o.filter.event_id = optarg; break;
 		case 'x': o.explain = optarg; break;
 		case 'N': o.no_store = true; break;
-		case 's':
-		case 'u':
-			if (!cid_time_parse(optarg, c == 's' ? &o.filter.since_us : &o.filter.until_us)) {
-				cid_cli_err("correlate", "--%s: bad time '%s' (ISO-8601 or epoch seconds)",
-					    c == 's' ? "since" : "until", optarg);
-				return 2;
-			}
-			if (c == 's')
-				o.filter.has_since = true;
-			else
-				o.filter.has_until = true;
-			break;
 		case 'k':
 			if (!strcmp(optarg, "auto")) {
 				o.params.auto_offset = true;

@@ -37,15 +37,8 @@ static bool parse_count(const char *s, int64_t *out)
 int cid_cmd_events(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		CID_CLI_EVENT_FILTER_OPTIONS,
 		{"db", required_argument, NULL, 'd'},
-		{"event-name", required_argument, NULL, 'n'},
-		{"event-source", required_argument, NULL, 'S'},
-		{"error-code", required_argument, NULL, 'e'},
-		{"arn-like", required_argument, NULL, 'a'},
-		{"source-ip", required_argument, NULL, 'i'},
-		{"event-id", required_argument, NULL, 'I'},
-		{"since", required_argument, NULL, 's'},
-		{"until", required_argument, NULL, 'u'},
 		{"limit", required_argument, NULL, 'l'},
 		{"top", required_argument, NULL, 't'},
 		{"summary", no_argument, NULL, 'Y'},
@@ -65,27 +58,14 @@ int cid_cmd_events(int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		int taken = cid_cli_event_filter_opt("events", &f, c, optarg);
+		if (taken < 0)
+			return 2;
+		if (taken)
+			continue;
 		switch (c) {
 		case 'd': db = optarg; break;
-		case 'n': f.event_name = optarg; break;
-		case 'S': f.event_source = optarg; break;
-		case 'e': f.error_code = optarg; break;
-		case 'a': f.arn_like = optarg; break;
-		case 'i': f.source_ip = optarg; break;
-		case 'I': f.event_id = optarg; break;
 		case 'Y': summary = true; break;
-		case 's':
-		case 'u':
-			if (!cid_time_parse(optarg, c == 's' ? &f.since_us : &f.until_us)) {
-				cid_cli_err("events", "--%s: bad time '%s' (ISO-8601 or epoch seconds)",
-					    c == 's' ? "since" : "until", optarg);
-				return 2;
-			}
-			if (c == 's')
-				f.has_since = true;
-			else
-				f.has_until = true;
-			break;
 		case 'l':
 		case 't':
 			if (!parse_count(optarg, c == 'l' ? &limit : &top)) {
