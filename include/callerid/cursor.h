@@ -64,11 +64,15 @@ static inline bool cid_cur_copy(struct cid_cur *c, uint8_t *out, size_t n)
 	return true;
 }
 
-/* Splits off the next n bytes as a child cursor. */
+/* Splits off the next n bytes as a child cursor. On failure c is unchanged
+ * and child is empty, never left unset. */
 static inline bool cid_cur_sub(struct cid_cur *c, struct cid_cur *child, size_t n)
 {
-	if (c->len < n)
+	if (c->len < n) {
+		child->data = c->data;
+		child->len = 0;
 		return false;
+	}
 	child->data = c->data;
 	child->len = n;
 	c->data += n;

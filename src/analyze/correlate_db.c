@@ -588,7 +588,8 @@ static int load_imds(struct ctx *c, struct cid_cor_burst *b, size_t nb)
 		return -CID_EDB;
 	}
 	/* group by owner, in time order inside a group */
-	qsort(c->imds_rows, c->num_imds, sizeof(*c->imds_rows), cmp_imds_owner);
+	if (c->num_imds > 1) /* imds_rows is NULL when there are none: qsort's pointer is nonnull */
+		qsort(c->imds_rows, c->num_imds, sizeof(*c->imds_rows), cmp_imds_owner);
 	for (size_t i = 0; i < c->num_imds; i++)
 		c->imds[i] = c->imds_rows[i].f;
 	for (size_t i = 0; i < c->num_imds; i++) {

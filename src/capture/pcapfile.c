@@ -157,7 +157,7 @@ static bool ensure(struct cid_pcapfile *f, size_t n)
 		if (r <= 0) {
 			if (r < 0)
 				snprintf(f->err, sizeof(f->err), "%s: read error at offset %llu: %s", f->path,
-					 (unsigned long long)(f->base_off + f->end), strerror(errno));
+					 (unsigned long long)f->base_off + f->end, strerror(errno));
 			f->eof = true;
 			return false;
 		}
@@ -458,7 +458,7 @@ static int next_pcapng(struct cid_pcapfile *f, struct cid_pcap_rec *rec)
 			break;
 		case PCAPNG_EPB:
 		case PCAPNG_PB: {
-			uint16_t id16, drops;
+			uint16_t id16 = 0, drops = 0; /* read even when get16 failed */
 			bool ok;
 			if (type == PCAPNG_EPB) {
 				ok = get32(f, &body, &ifid);

@@ -53,9 +53,10 @@ void cid_tlsline_print(struct tlsline *l, const struct cid_flow *f)
 	const struct cid_flow_tls *t = f->tls;
 	char cli[64], srv[64], when[40], ja4[CID_JA4_LEN] = "", ja3s[CID_JA3_MAX], ja3h[33] = "";
 	const char *ver = NULL, *cipher = NULL, *group = NULL;
-	int64_t ts = t->have_ch ? t->ch_ns : t->have_sh ? t->sh_ns : f->first_ns;
+	int64_t ts;
 	if (!l || !t)
 		return;
+	ts = t->have_ch ? t->ch_ns : t->have_sh ? t->sh_ns : f->first_ns;
 	cid_endpoint_str(&f->cli, f->cport, cli, sizeof(cli));
 	cid_endpoint_str(&f->srv, f->sport, srv, sizeof(srv));
 	cid_time_str(ts / 1000, when, sizeof(when));

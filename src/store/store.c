@@ -86,6 +86,7 @@ struct list {
 struct cid_store {
 	sqlite3 *db;
 	bool readonly;
+	bool failed;      /* a write in a batch failed: no more writes */
 	unsigned pending; /* rows in the open batch */
 	sqlite3_stmt *st[ST__COUNT];
 	char err[CID_ERRBUF_SIZE];
@@ -111,16 +112,64 @@ static int db_fail(struct cid_store *s, const char *what)
 	return -CID_EDB;
 }
 
+/* A write or commit that failed inside a batch loses the batch: SQLite may
+ * already have rolled it back (SQLITE_FULL, SQLITE_IOERR) and the rows
+ * after it may refer to rows in it (a flow to its capture). Later writes
+ * must not open a new batch that commits them without those rows, so the
+ * batch is rolled back here and the store refuses writes from now on with
+ * this first error. What earlier batches committed stays. */
+static int exec(struct cid_store *s, const char *sql);
+
+static int write_stop(struct cid_store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		exec(s, "ROLLBACK");
+	s->pending = 0;
+	s->failed = true;
+	return -CID_EDB;
+}
+
+static int write_fail(struct cid_store *s, const char *what)
+{
+	db_fail(s, what);
+	return write_stop(s);
+}
+
 /* ---- opening ------------------------------------------------------------ */
 
 /* The first 16 bytes of every SQLite database file (fileformat2 1.3.1). */
 static const char sqlite_magic[16] = "SQLite format 3";
 
-/* Refuses symlinks and non-regular files, checks the header of an existing
- * file, creates a missing one 0600. */
+/* SQLite opens these beside the database by name; a symbolic link put there
+ * would have it write where the link points. */
+static int check_side_files(struct cid_store *s, const char *path)
+{
+	static const char *const suffix[] = {"-wal", "-shm", "-journal"};
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		char side[4096];
+		struct stat st;
+		int n = snprintf(side, sizeof(side), "%s%s", path, suffix[i]);
+		if (n < 0 || (size_t)n >= sizeof(side)) {
+			set_err(s, "database path too long");
+			return -CID_EINVAL;
+		}
+		if (lstat(side, &st) == 0 && !S_ISREG(st.st_mode)) {
+			set_err(s, "refusing to open database %s: %s is %s", path, side,
+				S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file");
+			return -CID_EIO;
+		}
+	}
+	return 0;
+}
+
+/* Refuses symlinks and non-regular files (the database and the files
+ * SQLite keeps beside it), checks the header of an existing file, creates
+ * a missing one 0600. */
 static int check_or_create(struct cid_store *s, const char *path, bool readonly)
 {
 	struct stat st;
+	if (check_side_files(s, path))
+		return -CID_EIO;
 	if (lstat(path, &st) == 0) {
 		char head[16];
 		ssize_t n;
@@ -350,6 +399,8 @@ int cid_store_begin(struct cid_store *s)
 		set_err(s, "database opened read-only");
 		return -CID_EDB;
 	}
+	if (s->failed)
+		return -CID_EDB; /* s->err keeps the write error that stopped us */
 	/* A transaction opened by another module on this connection counts as
 	 * the batch. */
 	if (!sqlite3_get_autocommit(s->db))
@@ -362,12 +413,14 @@ int cid_store_begin(struct cid_store *s)
 
 int cid_store_flush(struct cid_store *s)
 {
+	if (s->failed)
+		return -CID_EDB;
 	if (sqlite3_get_autocommit(s->db)) {
 		s->pending = 0;
 		return 0;
 	}
 	if (exec(s, "COMMIT"))
-		return db_fail(s, "cannot commit");
+		return write_fail(s, "cannot commit");
 	s->pending = 0;
 	return 0;
 }
@@ -404,7 +457,9 @@ static int run(struct cid_store *s, sqlite3_stmt *st, const char *what)
 	int r = 0;
 	if (rc != SQLITE_DONE)
 		r = db_fail(s, what);
-	sqlite3_reset(st);
+	sqlite3_reset(st); /* the message is taken before reset */
+	if (r)
+		r = write_stop(s);
 	sqlite3_clear_bindings(st);
 	return r;
 }
@@ -725,7 +780,7 @@ static int put_evidence(struct cid_store *s, struct cid_flow *f)
 	}
 	for (; ev->http_written < ev->num_http; ev->http_written++)
 		if (cid_evidence_put_http(s->ev, f->db_id, &ev->http_recs[ev->http_written]) < 0)
-			return db_fail(s, "cannot insert http row");
+			return write_fail(s, "cannot insert http row");
 	for (; ev->dns_written < ev->num_dns; ev->dns_written++) {
 		const struct cid_dns_raw *d = &ev->dns[ev->dns_written];
 		struct cid_dns_seen w;
@@ -740,7 +795,7 @@ static int put_evidence(struct cid_store *s, struct cid_flow *f)
 		w.client_port = f->cport;
 		w.server_port = f->sport;
 		if (cid_evidence_put_dns(s->ev, &w, &s->dns, st, reason) < 0)
-			return db_fail(s, "cannot insert dns row");
+			return write_fail(s, "cannot insert dns row");
 	}
 	return 0;
 }
