@@ -238,6 +238,9 @@ section_pcap() {
 
 section_cloudtrail() {
 	echo "== CloudTrail ingest (callerid ingest vs zcat | jq) =="
+	# Targets from the issue (#3): records/s against the jq pipeline, peak RSS.
+	target_vs_jq=3
+	target_ct_rss_mb=200
 	if [ ! -x "$TOOLS/gen_cloudtrail" ]; then
 		echo "skipped: $TOOLS/gen_cloudtrail is not built yet"
 		return 0
@@ -271,14 +274,32 @@ section_cloudtrail() {
 	measure ct_callerid "$RUNS" "$CALLERID" ingest --db "$DIR/ct.db" "$ct"
 	BEFORE=""
 	ctrow "callerid ingest"
-	cid_wall=$M_WALL cid_st=$M_STATUS
+	cid_wall=$M_WALL cid_st=$M_STATUS cid_rss=$(calc "$M_RSS_KB / 1024")
+	cid_cpu=$(calc "($M_USER + $M_SYS) / $M_WALL * 100")
+	ratio=""
 	if command -v jq >/dev/null 2>&1; then
 		measure ct_jq "$JQ_RUNS" sh -c 'find "$1" -name "*.json.gz" -exec zcat {} + | jq -c ".Records[]" >/dev/null' sh "$ct"
 		ctrow "zcat | jq -c '.Records[]' ($JQ_RUNS run)"
-		[ "$cid_st" -eq 0 ] && [ "$M_STATUS" -eq 0 ] &&
-			echo "callerid ingest / jq: $(calc "$M_WALL / $cid_wall")x"
+		if [ "$cid_st" -eq 0 ] && [ "$M_STATUS" -eq 0 ]; then
+			ratio=$(calc "$M_WALL / $cid_wall")
+			echo "callerid ingest / jq: ${ratio}x (callerid cpu ${cid_cpu}%: it decodes and writes in two threads)"
+		fi
 	else
 		echo "jq: not installed, baseline skipped"
+	fi
+	echo
+	echo "targets (issue):"
+	if [ -n "$ratio" ]; then
+		printf '  %-40s %8s   target >= %-6s %s\n' "callerid ingest / jq records/s" "${ratio}x" \
+			"${target_vs_jq}x" "$(verdict "$ratio" ">=" "$target_vs_jq")"
+	else
+		printf '  %-40s %8s   target >= %-6s %s\n' "callerid ingest / jq records/s" n/a "${target_vs_jq}x" "MISS (not measured)"
+	fi
+	if [ "$cid_st" -eq 0 ]; then
+		printf '  %-40s %8s   target <  %-6s %s\n' "callerid ingest peak RSS" "${cid_rss}MB" \
+			"${target_ct_rss_mb}MB" "$(verdict "$cid_rss" "<" "$target_ct_rss_mb")"
+	else
+		printf '  %-40s %8s   target <  %-6s %s\n' "callerid ingest peak RSS" n/a "${target_ct_rss_mb}MB" "MISS (not measured)"
 	fi
 }
 

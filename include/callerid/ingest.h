@@ -8,7 +8,8 @@
  *   only strings, escapes and nesting depth (RFC 8259 sections 2 and 7);
  * - the loader (src/ingest/cloudtrail.c) that hands each record to SQLite's
  *   JSON1 functions (SQLite does the parsing and validation) and writes the
- *   `event` table, one transaction per file;
+ *   `event` table, one transaction per file; decoding and writing run in
+ *   two threads joined by a bounded queue;
  * - the event queries (src/analyze/summary.c): filters, listing, summary.
  *
  * Formats, detected from content (never from the file name):
@@ -149,6 +150,13 @@ void cid_ingest_free(struct cid_ingest *ig);
  * whole file, so a failed file never half-commits. Returns 0 when every
  * file and record was fine, 1 when something was reported (the rest was
  * still ingested), -CID_EDB when the database failed (stop).
+ * Decoding (gunzip, split, JSON extraction on a private in-memory SQLite
+ * connection) runs in a second thread and, once the WAL first reaches its
+ * checkpoint threshold, checkpoints run in a third on a second connection
+ * to the same file; db must not be used by another thread during the call.
+ * Messages, counts and rows are the same as a single-threaded run. During
+ * the call db's cache_size is raised to 16 MiB and its WAL hook replaced;
+ * both are restored before the call returns.
  */
 int cid_ingest_path(struct cid_ingest *ig, const char *path);
 

@@ -43,6 +43,14 @@ int cid_cmd_ingest(int argc, char **argv)
 	char err[CID_ERRBUF_SIZE];
 	int c, rc = 0;
 
+	/* Before SQLite initialises (it has not in this process yet; if it
+	 * has, these calls fail harmlessly): no memory statistics (a global
+	 * mutex around every allocation) and no per-connection mutexes. Each
+	 * connection here stays in one thread at a time: the store's in this
+	 * one, the ingest decoder's and checkpointer's in their own (see
+	 * cloudtrail.c). */
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	(void)sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
