@@ -1309,7 +1309,9 @@ int cid_ingest_path(struct cid_ingest *ig, const char *path)
 {
 	struct queue *q = &ig->q;
 	pthread_t th;
+	bool started = false;
 
+	memset(&th, 0, sizeof(th));
 	queue_reset(ig);
 	ig->d_origin = path;
 	/* threads only with a thread-safe SQLite build; the writer's settings
@@ -1321,8 +1323,10 @@ int cid_ingest_path(struct cid_ingest *ig, const char *path)
 	/* Set before the thread starts: the decoder reads it (stopping(), the
 	 * handoff of its output) from its first instruction on. */
 	ig->threaded = sqlite3_threadsafe() != 0;
-	if (ig->threaded && pthread_create(&th, NULL, decoder_main, ig) != 0)
-		ig->threaded = false;
+	if (ig->threaded) {
+		started = pthread_create(&th, NULL, decoder_main, ig) == 0;
+		ig->threaded = started;
+	}
 	if (!ig->threaded && sqlite3_threadsafe()) {
 		stop_checkpointer(ig);
 		cache_end(ig);
@@ -1353,7 +1357,8 @@ int cid_ingest_path(struct cid_ingest *ig, const char *path)
 		pthread_cond_broadcast(&q->changed);
 		pthread_mutex_unlock(&q->mu);
 	}
-	pthread_join(th, NULL);
+	if (started)
+		pthread_join(th, NULL);
 	stop_checkpointer(ig);
 	cache_end(ig);
 	ig->threaded = false;
