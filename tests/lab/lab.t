@@ -65,7 +65,7 @@ t "endpoint has no route to the pod range" sh -c "! ip -n '$P1-endpoint' route g
 t "TLS server listening in the endpoint" test -s "$W/srv.pid"
 SRV_PID=$(cat "$W/srv.pid" 2>/dev/null)
 
-t "TLS handshake + request from the pod" sh "$LAB" exec "$P1-pod1" python3 scripts/tls_client.py \
+t "TLS handshake + request from the pod" env LAB_PREFIX="$P1" sh "$LAB" exec pod1 python3 scripts/tls_client.py \
 	--connect 10.203.0.11 --sni ec2.us-east-1.amazonaws.com --cafile "$W/cert.pem" --requests 1
 # Judged by the handshake, not the exit status: with stdin closed at once,
 # s_client sometimes reports the server's close without close_notify as an
