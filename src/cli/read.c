@@ -45,12 +45,13 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: callerid read [-e ENDPOINT]... [-f BPF] [--db FILE] [--format table|json|csv] [-q]\n"
 		"                     [--stream-cap BYTES] [--max-flows N] [--idle SEC] [--burst-gap SEC]\n"
-		"                     [--no-db] FILE...\n"
+		"                     [--no-db] [--no-evidence] FILE...\n"
 		"  Reads pcap/pcapng files (\"-\" for standard input), records flows with TLS\n"
 		"  metadata and request bursts, and prints one line per TLS flow.\n"
 		"  -e ENDPOINT  keep only traffic to/from this IP or CIDR (repeatable)\n"
 		"  -f BPF       libpcap filter expression applied to every packet\n"
-		"  -q           no per-flow lines (the summary is still printed on stderr)\n");
+		"  -q           no per-flow lines (the summary is still printed on stderr)\n"
+		"  --no-evidence do not parse plaintext HTTP (IMDS) and DNS\n");
 }
 
 /* flow.ifaces: names of the interfaces the flow was seen on. */
