@@ -5,6 +5,8 @@
 #ifndef CID_CLI_H
 #define CID_CLI_H
 
+#include <stdbool.h>
+
 int cid_cmd_read(int argc, char **argv);
 int cid_cmd_flows(int argc, char **argv);
 int cid_cmd_ingest(int argc, char **argv);
@@ -30,6 +32,12 @@ struct cid_event_filter;
 	{"source-ip", required_argument, NULL, 'i'},  {"event-id", required_argument, NULL, 'I'},      \
 	{"since", required_argument, NULL, 's'},      {"until", required_argument, NULL, 'u'}
 int cid_cli_event_filter_opt(const char *cmd, struct cid_event_filter *f, int opt, const char *arg);
+
+struct cid_store;
+/* Opens the database named by --db (db_opt), $CALLERID_DB or ./callerid.db;
+ * on failure prints "callerid: <cmd>: <reason>" and returns NULL (the
+ * command then exits 1). */
+struct cid_store *cid_cli_open_store(const char *cmd, const char *db_opt, bool readonly);
 
 /* Prints "callerid: <cmd>: <msg>" to stderr. */
 void cid_cli_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

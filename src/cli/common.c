@@ -6,6 +6,7 @@
 #include "callerid/cli.h"
 #include "callerid/ingest.h"
 #include "callerid/output.h"
+#include "callerid/store.h"
 
 int cid_cli_event_filter_opt(const char *cmd, struct cid_event_filter *f, int opt, const char *arg)
 {
@@ -52,4 +53,13 @@ void cid_cli_err(const char *cmd, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+struct cid_store *cid_cli_open_store(const char *cmd, const char *db_opt, bool readonly)
+{
+	char err[CID_ERRBUF_SIZE];
+	struct cid_store *s = cid_store_open(cid_cli_db_path(db_opt), readonly, err, sizeof(err));
+	if (!s)
+		cid_cli_err(cmd, "%s", err);
+	return s;
 }

@@ -80,11 +80,9 @@ int cid_cmd_correlate(int argc, char **argv)
 		cid_cli_err("correlate", "unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
-	store = cid_store_open(cid_cli_db_path(db), false, err, sizeof(err));
-	if (!store) {
-		cid_cli_err("correlate", "%s", err);
+	store = cid_cli_open_store("correlate", db, false);
+	if (!store)
 		return 1;
-	}
 	rc = cid_correlate_run(store, &o, stdout, fmt, &tot, err, sizeof(err));
 	cid_store_free(store);
 	if (rc < 0) {

@@ -92,11 +92,9 @@ int cid_cmd_events(int argc, char **argv)
 		cid_cli_err("events", "unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
-	store = cid_store_open(cid_cli_db_path(db), true, err, sizeof(err));
-	if (!store) {
-		cid_cli_err("events", "%s", err);
+	store = cid_cli_open_store("events", db, true);
+	if (!store)
 		return 1;
-	}
 	if (summary)
 		rc = cid_events_summary(cid_store_db(store), &f, (size_t)top, stdout, fmt, err,
 					sizeof(err));

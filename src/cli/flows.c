@@ -302,7 +302,6 @@ int cid_cmd_flows(int argc, char **argv)
 {
 	struct opts o;
 	struct cid_store *s;
-	char err[CID_ERRBUF_SIZE];
 	int r = parse_opts(&o, argc, argv);
 	if (r == 1) {
 		fputs(usage_text, stdout);
@@ -312,11 +311,9 @@ int cid_cmd_flows(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return 2;
 	}
-	s = cid_store_open(cid_cli_db_path(o.db), true, err, sizeof(err));
-	if (!s) {
-		cid_cli_err("flows", "%s", err);
+	s = cid_cli_open_store("flows", o.db, true);
+	if (!s)
 		return 1;
-	}
 	r = list_flows(s, &o);
 	cid_store_free(s);
 	return r;

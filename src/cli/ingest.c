@@ -105,11 +105,9 @@ int cid_cmd_ingest(int argc, char **argv)
 	o.diag = stderr;
 	o.diag_prefix = "callerid: ingest: ";
 
-	store = cid_store_open(cid_cli_db_path(db), false, err, sizeof(err));
-	if (!store) {
-		cid_cli_err("ingest", "%s", err);
+	store = cid_cli_open_store("ingest", db, false);
+	if (!store)
 		return 1;
-	}
 	if (cid_store_flush(store) != 0) {
 		cid_cli_err("ingest", "%s", cid_store_errmsg(store));
 		rc = 1;

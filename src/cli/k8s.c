@@ -77,11 +77,9 @@ int cid_cmd_k8s(int argc, char **argv)
 	o.diag = stderr;
 	o.diag_prefix = "callerid: k8s: ";
 
-	store = cid_store_open(cid_cli_db_path(db), false, err, sizeof(err));
-	if (!store) {
-		cid_cli_err("k8s", "%s", err);
+	store = cid_cli_open_store("k8s", db, false);
+	if (!store)
 		return 1;
-	}
 	if (cid_store_flush(store) != 0) {
 		cid_cli_err("k8s", "%s", cid_store_errmsg(store));
 		rc = 1;

@@ -273,11 +273,9 @@ int cid_cmd_read(int argc, char **argv)
 		}
 	}
 	if (!no_db) {
-		rc.store = cid_store_open(cid_cli_db_path(db_opt), false, err, sizeof(err));
-		if (!rc.store) {
-			cid_cli_err("read", "%s", err);
+		rc.store = cid_cli_open_store("read", db_opt, false);
+		if (!rc.store)
 			return 1;
-		}
 		rc.q = cid_flowq_new(rc.store, 1024);
 	}
 	rc.lines = cid_tlsline_new(stdout, fmt);

@@ -131,11 +131,9 @@ int cid_cmd_timeline(int argc, char **argv)
 		cid_cli_err("timeline", "-o: empty file name");
 		return 2;
 	}
-	store = cid_store_open(cid_cli_db_path(db), true, err, sizeof(err));
-	if (!store) {
-		cid_cli_err("timeline", "%s", err);
+	store = cid_cli_open_store("timeline", db, true);
+	if (!store)
 		return 1;
-	}
 	t = cid_timeline_load(cid_store_db(store), &o, err, sizeof(err));
 	if (!t) {
 		cid_cli_err("timeline", "%s", err);
