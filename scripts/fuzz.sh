@@ -1,13 +1,21 @@
 #!/bin/sh
-# scripts/fuzz.sh [SECONDS_EACH] [HARNESS...]: builds the libFuzzer harnesses
-# (make fuzz) and runs each for SECONDS_EACH (default 60) on a scratch copy
+# scripts/fuzz.sh [MINUTES_EACH] [HARNESS...]: builds the libFuzzer harnesses
+# (make fuzz) and runs each for MINUTES_EACH (default 1; a number followed by
+# "s" is seconds, for quick checks: 30s) on a scratch copy
 # of its corpus, one after the other. Prints, per harness, the executions,
 # the corpus size reached and the findings (crash-/leak-/timeout- files,
 # kept in build/fuzz/findings/<harness>/). New inputs are not written back
 # into tests/fuzz/corpus: minimise and commit them by hand.
 set -u
 cd "$(dirname "$0")/.."
-SECS=${1:-60}
+ARG=${1:-1}
+case $ARG in
+*s) SECS=${ARG%s} ;;
+*) SECS=$((ARG * 60)) ;;
+esac
+case $SECS in
+'' | *[!0-9]*) echo "usage: scripts/fuzz.sh [MINUTES|SECONDSs] [HARNESS...]" >&2; exit 2 ;;
+esac
 [ $# -gt 0 ] && shift
 make fuzz >/dev/null || { echo "fuzz: make fuzz failed" >&2; exit 1; }
 HARNESSES=${*:-$(ls tests/fuzz/fuzz_*.c | sed 's|tests/fuzz/fuzz_||; s|\.c$||')}
