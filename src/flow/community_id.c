@@ -16,6 +16,8 @@
 
 #include <openssl/evp.h>
 
+#include "callerid/digest.h"
+
 #define PROTO_TCP 6
 #define PROTO_UDP 17
 #define PROTO_SCTP 132
@@ -79,7 +81,7 @@ void cid_community_id(const struct cid_flow *f, uint16_t seed, char out[64])
 		n = put_u16(buf, n, p1);
 		n = put_u16(buf, n, p2);
 	}
-	if (EVP_Digest(buf, n, md, &md_len, EVP_sha1(), NULL) != 1 || md_len != 20)
+	if (EVP_Digest(buf, n, md, &md_len, cid_md(CID_SHA1), NULL) != 1 || md_len != 20)
 		return;
 	/* 20 bytes -> 28 base64 characters + NUL, after the 2-byte prefix. */
 	out[0] = '1';
