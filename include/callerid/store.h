@@ -56,4 +56,21 @@ int cid_store_capture_end(struct cid_store *s, int64_t capture_id, int64_t start
 int cid_store_put_flow(struct cid_store *s, int64_t capture_id, struct cid_flow *f,
 		       const char *ifaces_text);
 
+/* The strings of a flow's rows that cost CPU to derive: its Community ID
+ * and the JA3/JA3S/JA4 fingerprints. cid_flow_fp_make() computes them so
+ * that a thread with spare CPU (read's packet loop) can do it before the
+ * flow goes to the store's writer thread; 0, or -1 when out of memory. */
+struct cid_flow_fp {
+	char community_id[64];
+	char *ja3, *ja3s;                 /* NULL without the hello */
+	char ja3_md5[33], ja3s_md5[33];   /* "" when the string was cut */
+	char ja4[CID_JA4_LEN];
+};
+int cid_flow_fp_make(const struct cid_flow *f, struct cid_flow_fp *fp);
+void cid_flow_fp_free(struct cid_flow_fp *fp);
+
+/* cid_store_put_flow() with those strings already made (fp may be NULL). */
+int cid_store_put_flow_fp(struct cid_store *s, int64_t capture_id, struct cid_flow *f,
+			  const char *ifaces_text, const struct cid_flow_fp *fp);
+
 #endif /* CID_STORE_H */

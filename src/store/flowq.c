@@ -13,6 +13,8 @@ struct item {
 	int64_t capture_id;
 	struct cid_flow *f;
 	char *ifaces;
+	struct cid_flow_fp fp;  /* made by the producer, which has CPU to spare */
+	bool have_fp;
 };
 
 struct cid_flowq {
@@ -76,6 +78,9 @@ static void item_free(struct item *it)
 	/* ifaces may be set without f when copying the flow failed */
 	free(it->ifaces);
 	it->ifaces = NULL;
+	if (it->have_fp)
+		cid_flow_fp_free(&it->fp);
+	it->have_fp = false;
 	if (!it->f)
 		return;
 	ev_free(it->f->ev);
@@ -85,38 +90,69 @@ static void item_free(struct item *it)
 	it->f = NULL;
 }
 
+/* Writes a batch taken off the ring, without the lock; returns the first
+ * failure (with its message in *err) and counts the failed flows. */
+static int write_batch(struct cid_flowq *q, struct item *batch, size_t n, uint64_t *failed,
+		       char *err, size_t err_len)
+{
+	int first = 0;
+	for (size_t i = 0; i < n; i++) {
+		int rc = cid_store_put_flow_fp(q->store, batch[i].capture_id, batch[i].f, batch[i].ifaces,
+					       batch[i].have_fp ? &batch[i].fp : NULL);
+		if (rc < 0) {
+			(*failed)++;
+			if (!first) {
+				first = rc;
+				snprintf(err, err_len, "%s", cid_store_errmsg(q->store));
+			}
+		}
+		item_free(&batch[i]);
+	}
+	return first;
+}
+
 static void *writer(void *arg)
 {
 	struct cid_flowq *q = arg;
+	struct item *batch = malloc(q->cap * sizeof(*batch)), one;
+	struct item *buf = batch ? batch : &one; /* one at a time without it */
+	size_t max = batch ? q->cap : 1;
+	char err[CID_ERRBUF_SIZE];
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
-		struct item it;
+		size_t n = 0;
+		uint64_t failed = 0;
 		int rc;
-		/* Woken per batch, not per flow: a context switch per flow cost
-		 * more than writing it. */
+		/* Woken per batch, not per flow (a context switch per flow cost
+		 * more than writing it), and then everything queued is taken in
+		 * one go. */
 		while (q->count < WAKE_BATCH && !q->stop && !q->draining)
 			pthread_cond_wait(&q->not_empty, &q->mu);
 		if (!q->count && q->stop)
 			break;
-		it = q->ring[q->head];
-		q->head = (q->head + 1) % q->cap;
-		q->count--;
-		q->busy = true;
-		if (q->count + 1 == q->cap)
+		if (!q->count) {
+			q->draining = false;
+			pthread_cond_broadcast(&q->idle);
+			continue;
+		}
+		if (q->count == q->cap)
 			pthread_cond_signal(&q->not_full);
+		do {
+			buf[n++] = q->ring[q->head];
+			q->head = (q->head + 1) % q->cap;
+			q->count--;
+		} while (q->count && n < max);
+		q->busy = true;
 		pthread_mutex_unlock(&q->mu);
 
-		rc = cid_store_put_flow(q->store, it.capture_id, it.f, it.ifaces);
+		rc = write_batch(q, buf, n, &failed, err, sizeof(err));
 
 		pthread_mutex_lock(&q->mu);
-		if (rc < 0) {
-			q->failed++;
-			if (!q->error) {
-				q->error = rc;
-				snprintf(q->err, sizeof(q->err), "%s", cid_store_errmsg(q->store));
-			}
+		q->failed += failed;
+		if (rc < 0 && !q->error) {
+			q->error = rc;
+			snprintf(q->err, sizeof(q->err), "%s", err);
 		}
-		item_free(&it);
 		q->busy = false;
 		if (!q->count) {
 			q->draining = false;
@@ -124,6 +160,7 @@ static void *writer(void *arg)
 		}
 	}
 	pthread_mutex_unlock(&q->mu);
+	free(batch);
 	return NULL;
 }
 
@@ -195,7 +232,13 @@ fail:
 
 bool cid_flowq_put(struct cid_flowq *q, int64_t capture_id, const struct cid_flow *f, const char *ifaces_text)
 {
-	struct item it = {capture_id, copy_flow(f), ifaces_text ? strdup(ifaces_text) : NULL};
+	struct item it;
+	memset(&it, 0, sizeof(it));
+	it.capture_id = capture_id;
+	it.f = copy_flow(f);
+	it.ifaces = ifaces_text ? strdup(ifaces_text) : NULL;
+	/* without them (out of memory) the writer derives them itself */
+	it.have_fp = it.f && cid_flow_fp_make(f, &it.fp) == 0;
 	if (!it.f || (ifaces_text && !it.ifaces)) {
 		item_free(&it);
 		pthread_mutex_lock(&q->mu);

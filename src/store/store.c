@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -327,10 +328,22 @@ static int configure_and_migrate(struct cid_store *s, const char *path, bool rea
 	return 0;
 }
 
+/* SQLite's memory statistics take a global mutex on every allocation (a
+ * tenth of the writer thread's time in make bench); callerid never reads
+ * them. Must run before SQLite initialises: a later call fails, harmlessly. */
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+
+static void configure_sqlite(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 struct cid_store *cid_store_open(const char *path, bool readonly, char *err, size_t err_len)
 {
-	struct cid_store *s = calloc(1, sizeof(*s));
+	struct cid_store *s;
 	int flags, r;
+	pthread_once(&sqlite_once, configure_sqlite);
+	s = calloc(1, sizeof(*s));
 	if (!s) {
 		if (err && err_len)
 			snprintf(err, err_len, "out of memory");
@@ -632,7 +645,7 @@ static void hex_bytes(char *out, const uint8_t *p, size_t n)
 /* ---- flows -------------------------------------------------------------- */
 
 static int put_flow_row(struct cid_store *s, int64_t capture_id, struct cid_flow *f,
-			const char *ifaces_text)
+			const char *ifaces_text, const struct cid_flow_fp *fp)
 {
 	char cli[CID_ADDRSTRLEN], srv[CID_ADDRSTRLEN], cid[64], ifs[CID_MAX_IFACES * 12];
 	bool update = f->db_id != 0;
@@ -652,7 +665,10 @@ static int put_flow_row(struct cid_store *s, int64_t capture_id, struct cid_flow
 		}
 		ifaces_text = ifs;
 	}
-	cid_community_id(f, 0, cid);
+	if (fp)
+		memcpy(cid, fp->community_id, sizeof(cid));
+	else
+		cid_community_id(f, 0, cid);
 	bind_i64_or_null(st, 1, capture_id);
 	bind_i64(st, 2, f->first_ns / 1000);
 	bind_i64(st, 3, f->last_ns / 1000);
@@ -686,7 +702,7 @@ static int put_flow_row(struct cid_store *s, int64_t capture_id, struct cid_flow
 	return 0;
 }
 
-static int put_tls_row(struct cid_store *s, const struct cid_flow *f)
+static int put_tls_row(struct cid_store *s, const struct cid_flow *f, const struct cid_flow_fp *fp)
 {
 	const struct cid_flow_tls *t = f->tls;
 	const struct cid_tls_hello *ch = t->have_ch ? &t->ch : NULL;
@@ -712,11 +728,17 @@ static int put_tls_row(struct cid_store *s, const struct cid_flow *f)
 		bind_list(st, 4, &s->versions, true);
 		if (ch->has_alpn)
 			bind_textn(st, 11, ch->alpn, strnlen(ch->alpn, sizeof(ch->alpn)));
-		ja3_ok = cid_ja3(ch, s->ja3, sizeof(s->ja3), ja3_md5);
-		bind_str(st, 13, s->ja3);
-		bind_str(st, 14, ja3_ok ? ja3_md5 : NULL);
-		cid_ja4(ch, f->proto == 17 ? 'q' : 't', ja4);
-		bind_str(st, 17, ja4);
+		if (fp && fp->ja3) {
+			bind_str(st, 13, fp->ja3);
+			bind_str(st, 14, fp->ja3_md5[0] ? fp->ja3_md5 : NULL);
+			bind_str(st, 17, fp->ja4);
+		} else {
+			ja3_ok = cid_ja3(ch, s->ja3, sizeof(s->ja3), ja3_md5);
+			bind_str(st, 13, s->ja3);
+			bind_str(st, 14, ja3_ok ? ja3_md5 : NULL);
+			cid_ja4(ch, f->proto == 17 ? 'q' : 't', ja4);
+			bind_str(st, 17, ja4);
+		}
 		sqlite3_bind_int(st, 18, ch->ech);
 		list_hex16(&s->ciphers, ch->ciphers, ch->num_ciphers);
 		bind_list(st, 21, &s->ciphers, true);
@@ -750,9 +772,14 @@ static int put_tls_row(struct cid_store *s, const struct cid_flow *f)
 		}
 		if (sh->has_alpn)
 			bind_textn(st, 12, (const char *)sh->alpn_first, sh->alpn_first_len);
-		ja3s_ok = cid_ja3s(sh, s->ja3s, sizeof(s->ja3s), ja3s_md5);
-		bind_str(st, 15, s->ja3s);
-		bind_str(st, 16, ja3s_ok ? ja3s_md5 : NULL);
+		if (fp && fp->ja3s) {
+			bind_str(st, 15, fp->ja3s);
+			bind_str(st, 16, fp->ja3s_md5[0] ? fp->ja3s_md5 : NULL);
+		} else {
+			ja3s_ok = cid_ja3s(sh, s->ja3s, sizeof(s->ja3s), ja3s_md5);
+			bind_str(st, 15, s->ja3s);
+			bind_str(st, 16, ja3s_ok ? ja3s_md5 : NULL);
+		}
 		if (!ch)
 			sqlite3_bind_int(st, 25, sh->legacy_version);
 		bind_i64_or_null(st, 30, t->sh_ns / 1000);
@@ -800,8 +827,48 @@ static int put_evidence(struct cid_store *s, struct cid_flow *f)
 	return 0;
 }
 
+int cid_flow_fp_make(const struct cid_flow *f, struct cid_flow_fp *fp)
+{
+	const struct cid_flow_tls *t = f->tls;
+	memset(fp, 0, sizeof(*fp));
+	cid_community_id(f, 0, fp->community_id);
+	if (t && t->have_ch) {
+		char buf[CID_JA3_MAX];
+		if (!cid_ja3(&t->ch, buf, sizeof(buf), fp->ja3_md5))
+			fp->ja3_md5[0] = '\0';
+		fp->ja3 = strdup(buf);
+		cid_ja4(&t->ch, f->proto == 17 ? 'q' : 't', fp->ja4);
+	}
+	if (t && t->have_sh) {
+		char buf[CID_JA3_MAX];
+		if (!cid_ja3s(&t->sh, buf, sizeof(buf), fp->ja3s_md5))
+			fp->ja3s_md5[0] = '\0';
+		fp->ja3s = strdup(buf);
+	}
+	if ((t && t->have_ch && !fp->ja3) || (t && t->have_sh && !fp->ja3s)) {
+		cid_flow_fp_free(fp);
+		return -1;
+	}
+	return 0;
+}
+
+void cid_flow_fp_free(struct cid_flow_fp *fp)
+{
+	if (!fp)
+		return;
+	free(fp->ja3);
+	free(fp->ja3s);
+	fp->ja3 = fp->ja3s = NULL;
+}
+
 int cid_store_put_flow(struct cid_store *s, int64_t capture_id, struct cid_flow *f,
 		       const char *ifaces_text)
+{
+	return cid_store_put_flow_fp(s, capture_id, f, ifaces_text, NULL);
+}
+
+int cid_store_put_flow_fp(struct cid_store *s, int64_t capture_id, struct cid_flow *f,
+			  const char *ifaces_text, const struct cid_flow_fp *fp)
 {
 	sqlite3_stmt *st;
 	unsigned rows = 1;
@@ -809,11 +876,11 @@ int cid_store_put_flow(struct cid_store *s, int64_t capture_id, struct cid_flow 
 	int r = cid_store_begin(s);
 	if (r)
 		return r;
-	r = put_flow_row(s, capture_id, f, ifaces_text);
+	r = put_flow_row(s, capture_id, f, ifaces_text, fp);
 	if (r)
 		return r;
 	if (f->tls) {
-		r = put_tls_row(s, f);
+		r = put_tls_row(s, f, fp);
 		if (r)
 			return r;
 		rows++;
