@@ -15,7 +15,9 @@
 #   BENCH_SECTIONS   sections to run (default "pcap cloudtrail correlate live")
 #   BENCH_RUNS       runs per measurement (default 3)
 #   BENCH_SIZE_MB    capture size (default 500; keep it >= 200)
-#   BENCH_TSHARK_MB  size of the prefix tshark reads (default 20)
+#   BENCH_TSHARK_MB  tshark reads the whole capture (default); set a size in
+#                    MB to give it a smaller capture (same seed) instead
+#   BENCH_TSHARK_RUNS runs of the (slow) tshark baseline (default 1)
 #   BENCH_SEED       generator seed (default 1)
 #   BENCH_SLL2=1     generate LINKTYPE_LINUX_SLL2 instead of EN10MB
 #   BENCH_CT_RECORDS CloudTrail records (default 1000000)
@@ -27,7 +29,8 @@ CALLERID=${CALLERID:-$(pwd)/$BUILD/callerid}
 TOOLS=$BUILD/bench
 RUNS=${BENCH_RUNS:-3}
 SIZE_MB=${BENCH_SIZE_MB:-500}
-TSHARK_MB=${BENCH_TSHARK_MB:-20}
+TSHARK_MB=${BENCH_TSHARK_MB:-$SIZE_MB}
+TSHARK_RUNS=${BENCH_TSHARK_RUNS:-1}
 SEED=${BENCH_SEED:-1}
 SECTIONS=${BENCH_SECTIONS:-pcap cloudtrail correlate live}
 CT_RECORDS=${BENCH_CT_RECORDS:-1000000}
@@ -36,6 +39,7 @@ JQ_RUNS=${BENCH_JQ_RUNS:-1}
 TARGET_VS_PLAIN=0.7
 TARGET_VS_TSHARK=20
 TARGET_RSS_MB=100
+TARGET_EVIDENCE_PCT=10 # issue 7: HTTP/DNS parsing on costs at most this much
 
 for t in runmeasure gen_pcap pcaploop; do
 	if [ ! -x "$TOOLS/$t" ]; then
@@ -132,14 +136,18 @@ section_pcap() {
 	big=$DIR/cap-$SIZE_MB-$SEED-$lt.pcap
 	small=$DIR/cap-$TSHARK_MB-$SEED-$lt.pcap
 	gen "$SIZE_MB" "$big" || return 0
-	gen "$TSHARK_MB" "$small" || return 0
-	cat "$big" "$small" >/dev/null # warm the page cache
+	[ "$TSHARK_MB" = "$SIZE_MB" ] || gen "$TSHARK_MB" "$small" || return 0
+	cat "$big" "$small" >/dev/null 2>&1 # warm the page cache
 	big_pkts=0 small_pkts=0
 	big_bytes=$(filesize "$big")
 	small_bytes=$(filesize "$small")
 	"$TOOLS/pcaploop" "$big" >"$DIR/count.out" && big_pkts=$(sed 's/^packets=\([0-9]*\).*/\1/' "$DIR/count.out")
 	"$TOOLS/pcaploop" "$small" >"$DIR/count.out" && small_pkts=$(sed 's/^packets=\([0-9]*\).*/\1/' "$DIR/count.out")
-	echo "the ${TSHARK_MB} MB file is a byte prefix of the ${SIZE_MB} MB one (same seed)"
+	if [ "$TSHARK_MB" = "$SIZE_MB" ]; then
+		echo "tshark reads the same ${SIZE_MB} MB file ($TSHARK_RUNS run(s): BENCH_TSHARK_RUNS)"
+	else
+		echo "tshark reads a ${TSHARK_MB} MB capture, a byte prefix of the ${SIZE_MB} MB one (same seed)"
+	fi
 	echo "median of $RUNS runs; MB = 10^6 bytes; cpu% = (user+sys)/wall"
 	echo
 
@@ -169,10 +177,19 @@ section_pcap() {
 		measure callerid "$RUNS" "$CALLERID" read --db "$DIR/b.db" $cid_q "$big"
 		row "callerid read" "${SIZE_MB}MB" "$big_bytes" "$big_pkts"
 		[ "$M_STATUS" -eq 0 ] && cid_mbs=$(calc "$big_bytes / 1e6 / $M_WALL") && cid_rss=$(calc "$M_RSS_KB / 1024")
+		cid_wall=$M_WALL
 		# shellcheck disable=SC2086
-		measure callerid_small "$RUNS" "$CALLERID" read --db "$DIR/b.db" $cid_q "$small"
-		row "callerid read" "${TSHARK_MB}MB" "$small_bytes" "$small_pkts"
-		[ "$M_STATUS" -eq 0 ] && cid_small_mbs=$(calc "$small_bytes / 1e6 / $M_WALL")
+		measure callerid_noev "$RUNS" "$CALLERID" read --db "$DIR/b.db" $cid_q --no-evidence "$big"
+		row "callerid read --no-evidence" "${SIZE_MB}MB" "$big_bytes" "$big_pkts"
+		[ "$M_STATUS" -eq 0 ] && cid_noev_wall=$M_WALL
+		if [ "$TSHARK_MB" = "$SIZE_MB" ]; then
+			cid_small_mbs=$cid_mbs
+		else
+			# shellcheck disable=SC2086
+			measure callerid_small "$RUNS" "$CALLERID" read --db "$DIR/b.db" $cid_q "$small"
+			row "callerid read" "${TSHARK_MB}MB" "$small_bytes" "$small_pkts"
+			[ "$M_STATUS" -eq 0 ] && cid_small_mbs=$(calc "$small_bytes / 1e6 / $M_WALL")
+		fi
 		BEFORE=""
 	fi
 	measure plain "$RUNS" "$TOOLS/pcaploop" "$big"
@@ -189,7 +206,7 @@ section_pcap() {
 	fi
 	tshark_mbs=""
 	if command -v tshark >/dev/null 2>&1; then
-		measure tshark "$RUNS" tshark -r "$small" -Y tls.handshake.type==1 -T fields \
+		measure tshark "$TSHARK_RUNS" tshark -r "$small" -Y tls.handshake.type==1 -T fields \
 			-e tls.handshake.extensions_server_name
 		row "tshark SNI (ClientHello filter)" "${TSHARK_MB}MB" "$small_bytes" "$small_pkts"
 		if [ "$M_STATUS" -eq 0 ]; then
@@ -211,10 +228,15 @@ section_pcap() {
 	fi
 	if [ -n "$cid_small_mbs" ] && [ -n "$tshark_mbs" ]; then
 		r=$(calc "$cid_small_mbs / $tshark_mbs")
-		printf '  %-40s %8s   target >= %-6s %s\n' "callerid / tshark (${TSHARK_MB}MB prefix)" \
+		printf '  %-40s %8s   target >= %-6s %s\n' "callerid / tshark (${TSHARK_MB}MB)" \
 			"${r}x" "${TARGET_VS_TSHARK}x" "$(verdict "$r" ">=" "$TARGET_VS_TSHARK")"
 	else
 		printf '  %-40s %8s   target >= %-6s %s\n' "callerid / tshark" n/a "${TARGET_VS_TSHARK}x" "MISS (not measured)"
+	fi
+	if [ -n "${cid_noev_wall:-}" ] && [ -n "${cid_wall:-}" ]; then
+		r=$(calc "($cid_wall / $cid_noev_wall - 1) * 100")
+		printf '  %-40s %8s   target <= %-6s %s\n' "HTTP/DNS evidence on vs --no-evidence" "+${r}%" \
+			"+${TARGET_EVIDENCE_PCT}%" "$(verdict "$r" "<=" "$TARGET_EVIDENCE_PCT")"
 	fi
 	if [ -n "$cid_rss" ]; then
 		printf '  %-40s %8s   target <  %-6s %s\n' "callerid peak RSS (${SIZE_MB}MB)" "${cid_rss}MB" \
@@ -225,7 +247,7 @@ section_pcap() {
 
 	# What each side found: the generator's counts against the database.
 	echo
-	echo "found in the ${TSHARK_MB}MB prefix: generator: $(sed 's/^gen_pcap: [^:]*: //; s/; [0-9.]* MB\/s$//' "$small.log")"
+	echo "found in the ${TSHARK_MB}MB capture: generator: $(sed 's/^gen_pcap: [^:]*: //; s/; [0-9.]* MB\/s$//' "$small.log")"
 	[ -n "${tshark_sni:-}" ] && echo "  tshark: $tshark_sni ClientHellos (default settings: no out-of-order reassembly)"
 	if [ "$cid_ok" = 1 ] && command -v sqlite3 >/dev/null 2>&1 && [ -f "$DIR/b.db" ]; then
 		q="SELECT (SELECT count(*) FROM flow), (SELECT count(*) FROM tls), (SELECT count(*) FROM tls WHERE sni IS NOT NULL AND sni != ''), (SELECT count(*) FROM request);"
