@@ -994,9 +994,15 @@ static void load_dns(struct loader *L)
 		     " (SELECT group_concat(json_extract(j.value, '$.data'), ',') FROM json_each("
 		     "   CASE WHEN json_valid(d.answers) THEN d.answers ELSE '[]' END) j)"
 		     " FROM dns d"
-		     " WHERE (d.response = 1 OR d.parse_error IS NOT NULL OR NOT EXISTS ("
-		     "   SELECT 1 FROM dns a WHERE a.response = 1 AND a.txid = d.txid"
-		     "   AND a.client_ip = d.client_ip AND a.client_port = d.client_port))"
+		     /* a query is shown when no answer has its (client, port, txid):
+		      * NOT IN builds one index for the answers where a correlated
+		      * NOT EXISTS scanned the table per query (1.3 s at 9 000
+		      * messages, quadratic) */
+		     " WHERE (d.response = 1 OR d.parse_error IS NOT NULL OR d.client_ip IS NULL"
+		     "   OR d.client_port IS NULL OR d.txid IS NULL"
+		     "   OR (d.client_ip, d.client_port, d.txid) NOT IN (SELECT a.client_ip, a.client_port,"
+		     "   a.txid FROM dns a WHERE a.response = 1 AND a.client_ip IS NOT NULL"
+		     "   AND a.client_port IS NOT NULL AND a.txid IS NOT NULL))"
 		     " AND (?1 IS NULL OR d.ts_us >= ?1) AND (?2 IS NULL OR d.ts_us <= ?2)"
 		     " ORDER BY d.ts_us, d.rowid");
 	if (!st)
