@@ -3,7 +3,7 @@
  *
  * Reading a capture is two jobs of similar cost: the engine's per-packet
  * work and SQLite's per-row work. On two cores they overlap: the engine
- * hands each finished flow (deep-copied) to a bounded queue and goes on; a
+ * hands each finished flow to a bounded queue and goes on; a
  * writer thread owns the store connection until cid_flowq_sync(). The
  * queue holds at most `capacity` flows, so memory stays bounded: when the
  * writer falls behind, the reader waits.
@@ -22,10 +22,12 @@ struct cid_flowq;
 /* Starts the writer thread. NULL on failure (the caller writes
  * synchronously instead). */
 struct cid_flowq *cid_flowq_new(struct cid_store *s, size_t capacity);
-/* Queues a copy of f (its hellos and requests; not its stream state) for
- * capture capture_id. Blocks while the queue is full. false: out of memory
- * (the flow is not written; counted in cid_flowq_failed). */
-bool cid_flowq_put(struct cid_flowq *q, int64_t capture_id, const struct cid_flow *f, const char *ifaces_text);
+/* Queues f, which has ended (the engine's on_end: it frees the flow next),
+ * for capture capture_id: its hellos and requests are taken over (f->tls
+ * and f->reqs are NULL afterwards), the rest copied; not its stream state.
+ * Blocks while the queue is full. false: out of memory (the flow is not
+ * written; counted in cid_flowq_failed). */
+bool cid_flowq_put(struct cid_flowq *q, int64_t capture_id, struct cid_flow *f, const char *ifaces_text);
 /* Waits until every queued flow is written. Returns 0, or -CID_EDB when a
  * write failed since the last sync (the message is in *err). The caller may
  * use the store between cid_flowq_sync() and the next cid_flowq_put(). */
