@@ -126,6 +126,11 @@ struct cid_flow {
 	uint32_t num_reqs, cap_reqs;
 	uint32_t reqs_dropped;
 	uint32_t reqs_written;           /* store: requests already written */
+	/* store: the TLS state its tls row holds (a live flow is put every
+	 * second; the row is rewritten only when this changes) */
+	bool tls_written;
+	uint32_t tls_written_state;
+	int64_t tls_written_ch_ns, tls_written_sh_ns;
 	bool burst_open;
 	bool burst_answered;
 	int64_t burst_last_c2s_ns;
