@@ -137,6 +137,15 @@ void cid_cor_explain(const struct cid_cor_event *e, const struct cid_cor_burst *
  * exclusion tests: see cid_cor_explain for those). */
 unsigned cid_cor_evidence(const struct cid_cor_event *e, const struct cid_cor_burst *b);
 
+/* The node role an event's identity used, if it did: an assumed-role ARN
+ * whose session is an instance id (arn:aws:sts::ACCT:assumed-role/<role>/
+ * i-...), or any assumed-role ARN when sessionContext.ec2RoleDelivery is
+ * set (role_delivery non-NULL: CloudTrail sets it only for instance-profile
+ * credentials). Writes the role name, NUL-terminated, to role and returns
+ * true; false when the identity is not the node role or the name does not
+ * fit in role_len - 1 bytes. */
+bool cid_cor_node_role(const char *arn, const char *role_delivery, char *role, size_t role_len);
+
 /* True when the address text is an IP that could be a local (node or pod)
  * address: RFC 1918, RFC 6598 shared space, link-local, loopback, ULA. */
 bool cid_ip_is_private(const char *ip);

@@ -80,6 +80,23 @@ unsigned cid_cor_evidence(const struct cid_cor_event *e, const struct cid_cor_bu
 	return ev;
 }
 
+bool cid_cor_node_role(const char *arn, const char *role_delivery, char *role, size_t role_len)
+{
+	const char *a = arn ? strstr(arn, ":assumed-role/") : NULL;
+	const char *slash;
+	if (!a || !role_len)
+		return false;
+	a += strlen(":assumed-role/");
+	slash = strchr(a, '/');
+	if (!slash || slash == a || (size_t)(slash - a) >= role_len)
+		return false;
+	if (!role_delivery && strncmp(slash + 1, "i-", 2))
+		return false;
+	memcpy(role, a, (size_t)(slash - a));
+	role[slash - a] = '\0';
+	return true;
+}
+
 /* Shared candidate test; slot_us is the start of the event's second on the
  * capture clock (eventTime + offset). */
 static enum cid_cor_excl evaluate(const struct cid_cor_event *e, const struct cid_cor_burst *b, bool check_addr,

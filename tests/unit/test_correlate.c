@@ -347,6 +347,31 @@ static void test_private_ranges(void **state)
 	assert_false(cid_ip_is_private(NULL));
 }
 
+/* The node role is read from the identity as CloudTrail writes it for
+ * instance-profile credentials; IRSA and users are not the node role. */
+static void test_node_role(void **state)
+{
+	char role[65], tiny[4];
+	(void)state;
+	assert_true(cid_cor_node_role("arn:aws:sts::111122223333:assumed-role/eks-worker-role/i-1a2b3c", NULL,
+				      role, sizeof(role)));
+	assert_string_equal(role, "eks-worker-role");
+	/* ec2RoleDelivery marks instance-profile credentials whatever the session */
+	assert_true(cid_cor_node_role("arn:aws:sts::111122223333:assumed-role/node/sess", "2.0", role, sizeof(role)));
+	assert_string_equal(role, "node");
+	/* IRSA: a web-identity session name, no ec2RoleDelivery */
+	assert_false(cid_cor_node_role("arn:aws:sts::111122223333:assumed-role/app-irsa/botocore-session-1", NULL,
+				       role, sizeof(role)));
+	assert_false(cid_cor_node_role("arn:aws:iam::111122223333:user/alice", NULL, role, sizeof(role)));
+	assert_false(cid_cor_node_role("arn:aws:sts::111122223333:assumed-role//i-1", NULL, role, sizeof(role)));
+	assert_false(cid_cor_node_role("arn:aws:sts::111122223333:assumed-role/no-session", "2.0", role, sizeof(role)));
+	assert_false(cid_cor_node_role(NULL, "2.0", role, sizeof(role)));
+	/* a name that does not fit is refused, never cut */
+	assert_false(cid_cor_node_role("arn:aws:sts::1:assumed-role/four/i-1", NULL, tiny, sizeof(tiny)));
+	assert_true(cid_cor_node_role("arn:aws:sts::1:assumed-role/abc/i-1", NULL, tiny, sizeof(tiny)));
+	assert_string_equal(tiny, "abc");
+}
+
 static void test_empty(void **state)
 {
 	struct cid_cor_result r[1];
@@ -377,6 +402,7 @@ int main(void)
 		cmocka_unit_test(test_imds_separates),
 		cmocka_unit_test(test_imds_never_overrides_exclusion),
 		cmocka_unit_test(test_imds_worth_one_tier),
+		cmocka_unit_test(test_node_role),
 		cmocka_unit_test(test_empty),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
