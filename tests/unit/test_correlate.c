@@ -259,8 +259,14 @@ static void test_imds_separates(void **state)
 		 CID_AMBIGUOUS, 0, 0},
 		{"only one fetched the role", "eks-node-role", NULL, 0, imds_other_role, imds_v1_curl, CID_ATTRIBUTED, 2,
 		 CID_COR_EV_IMDS_ROLE},
-		{"user agent alone", NULL, "Botocore/1.31.0", 0, imds_v2_boto, imds_v1_curl, CID_ATTRIBUTED, 1,
-		 CID_COR_EV_IMDS_UA},
+		{"both fetched the role, the user agent names owner 1", "eks-node-role", "Botocore/1.31.0", 0,
+		 imds_v2_boto, imds_v1_curl, CID_ATTRIBUTED, 1, CID_COR_EV_IMDS_ROLE | CID_COR_EV_IMDS_UA},
+		/* an IRSA call by the same SDK: a node-role fetch is no evidence */
+		{"user agent alone, not the node role", NULL, "Botocore/1.31.0", 0, imds_v2_boto, imds_v1_curl,
+		 CID_AMBIGUOUS, 0, 0},
+		/* the user agent of a fetch of another role does not count */
+		{"user agent of another role's fetch", "eks-node-role", "curl/7.88.1", 0, imds_v2_boto, imds_other_role,
+		 CID_ATTRIBUTED, 1, CID_COR_EV_IMDS_ROLE},
 		{"role and user agent", "eks-node-role", "curl/7.88.1", 1, imds_v2_boto, imds_v1_curl, CID_ATTRIBUTED, 2,
 		 CID_COR_EV_IMDS_ROLE | CID_COR_EV_IMDS_UA},
 		{"not the node role", NULL, NULL, 0, imds_v2_boto, imds_v1_curl, CID_AMBIGUOUS, 0, 0},
