@@ -11,6 +11,16 @@ VPC interface endpoint through private DNS. Two connection styles:
   --mode keepalive  one connection, opened --open-early seconds before the
                     first call, carries every call
 
+With --imds URL the caller first takes credentials from the instance
+metadata service the way an SDK's instance-profile provider does (IMDSv2 on
+one keep-alive connection: PUT /latest/api/token with a TTL header, GET the
+role list, GET .../security-credentials/<role>, every request with
+--user-agent): the node role's credentials, fetched by a process that may
+have its own (ORIGIN.md). The answer is checked and dropped, never logged;
+the calls are still signed with --access-key-id, the key the lab's
+CloudTrail generator knows (scripts/scenario_cloudtrail.py), so the fake
+credentials the IMDS stand-in serves stay out of the CloudTrail records.
+
 Call k (0-based) starts at --start-at + k * --interval (epoch seconds), so
 several callers started separately can be interleaved or made to land in the
 same seconds. Every request carries a fresh amz-sdk-invocation-id header
@@ -22,7 +32,7 @@ Usage: scenario_client.py --caller LABEL --connect IP[,IP...] --sni NAME
            --cafile CA --action NAME [--param K=V]... --user-agent UA
            --access-key-id AKID [--tls 1.2|1.3] [--ciphers LIST]
            [--mode fresh|keepalive] [--calls N] [--interval S]
-           [--start-at EPOCH] [--open-early S] --log FILE
+           [--start-at EPOCH] [--open-early S] [--imds URL] --log FILE
 Exits 1 when a call fails.
 """
 
@@ -84,6 +94,36 @@ def headers_for(args, body, now):
     }
 
 
+def imds_credentials(base, user_agent):
+    """IMDSv2 credential fetch (EC2 User Guide, "Retrieve security credentials
+    from instance metadata"). Returns the role name; raises on any failure."""
+    url = urllib.parse.urlsplit(base)
+    conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=5)
+    try:
+        conn.request("PUT", "/latest/api/token",
+                     headers={"User-Agent": user_agent,
+                              "X-aws-ec2-metadata-token-ttl-seconds": "21600"})
+        resp = conn.getresponse()
+        token = resp.read().decode()
+        if resp.status != 200:
+            raise OSError("IMDS token: HTTP %d" % resp.status)
+        hdrs = {"User-Agent": user_agent, "X-aws-ec2-metadata-token": token}
+        base_path = "/latest/meta-data/iam/security-credentials/"
+        conn.request("GET", base_path, headers=hdrs)
+        resp = conn.getresponse()
+        roles = resp.read().decode().split()
+        if resp.status != 200 or not roles:
+            raise OSError("IMDS role list: HTTP %d" % resp.status)
+        conn.request("GET", base_path + roles[0], headers=hdrs)
+        resp = conn.getresponse()
+        doc = json.loads(resp.read())
+        if resp.status != 200 or doc.get("Code") != "Success" or not doc.get("AccessKeyId"):
+            raise OSError("IMDS credentials of %s: HTTP %d" % (roles[0], resp.status))
+        return roles[0]
+    finally:
+        conn.close()
+
+
 def one_call(conn, args, body, k, log):
     now = datetime.datetime.now(datetime.timezone.utc)
     hdrs = headers_for(args, body, now)
@@ -125,6 +165,7 @@ def main():
     ap.add_argument("--interval", type=float, default=2.0)
     ap.add_argument("--start-at", type=float, default=0.0)
     ap.add_argument("--open-early", type=float, default=0.0)
+    ap.add_argument("--imds", help="IMDS base URL: fetch the node role's credentials first")
     ap.add_argument("--log", required=True)
     args = ap.parse_args()
 
@@ -146,6 +187,10 @@ def main():
     with open(args.log, "a", encoding="utf-8") as log:
         try:
             conn = None
+            if args.imds:
+                role = imds_credentials(args.imds, args.user_agent)
+                print("scenario_client %s: IMDSv2 credentials of role %s fetched at %.6f"
+                      % (args.caller, role, time.time()), file=sys.stderr)
             if args.mode == "keepalive":
                 sleep_until(start - args.open_early)
                 conn = PinnedHTTPSConnection(args.sni, addrs[0], ctx, args.port)
@@ -160,7 +205,7 @@ def main():
                     conn.close()
             if conn is not None:
                 conn.close()
-        except (OSError, http.client.HTTPException) as e:
+        except (OSError, ValueError, http.client.HTTPException) as e:
             print("scenario_client %s: %s" % (args.caller, e), file=sys.stderr)
             return 1
     return 0 if ok else 1

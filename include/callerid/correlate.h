@@ -54,7 +54,7 @@ struct cid_cor_imds {
  * tier) in a candidate's score, so it can separate two owners, but it is
  * only added to candidates that passed every exclusion test. */
 #define CID_COR_EV_IMDS_ROLE 0x01u /* owner fetched the event's node role from IMDS (same version) */
-#define CID_COR_EV_IMDS_UA 0x02u   /* an IMDS fetch of the owner sent the event's userAgent */
+#define CID_COR_EV_IMDS_UA 0x02u   /* the owner's IMDS fetch of the event's node role sent its userAgent */
 
 #define CID_COR_SLOT_SLACK_US 50000 /* capture-side delay of the answer */
 
@@ -134,8 +134,20 @@ void cid_cor_explain(const struct cid_cor_event *e, const struct cid_cor_burst *
 		     void (*fn)(void *ctx, size_t burst, enum cid_cor_excl why, double score), void *ctx);
 
 /* The CID_COR_EV_* evidence bits burst b's owner brings to event e (no
- * exclusion tests: see cid_cor_explain for those). */
+ * exclusion tests: see cid_cor_explain for those). Only an event made with
+ * the node role (e->node_role) has any: the owner's IMDS fetches of that
+ * role count, for the role (with the IMDS version ec2RoleDelivery names,
+ * when known) and for the user agent. */
 unsigned cid_cor_evidence(const struct cid_cor_event *e, const struct cid_cor_burst *b);
+
+/* The node role an event's identity used, if it did: an assumed-role ARN
+ * whose session is an instance id (arn:aws:sts::ACCT:assumed-role/<role>/
+ * i-...), or any assumed-role ARN when sessionContext.ec2RoleDelivery is
+ * set (role_delivery non-NULL: CloudTrail sets it only for instance-profile
+ * credentials). Writes the role name, NUL-terminated, to role and returns
+ * true; false when the identity is not the node role or the name does not
+ * fit in role_len - 1 bytes. */
+bool cid_cor_node_role(const char *arn, const char *role_delivery, char *role, size_t role_len);
 
 /* True when the address text is an IP that could be a local (node or pod)
  * address: RFC 1918, RFC 6598 shared space, link-local, loopback, ULA. */

@@ -68,16 +68,40 @@ static bool version_eq(const char *ev, const char *fl)
 unsigned cid_cor_evidence(const struct cid_cor_event *e, const struct cid_cor_burst *b)
 {
 	unsigned ev = 0;
+	/* Fetching the node role's credentials says something only about calls
+	 * made with the node role: a call with IRSA or a user's keys that
+	 * happens to carry the same user agent (the same SDK) is no evidence
+	 * for the owner that fetched node credentials. */
+	if (!e->node_role)
+		return 0;
 	for (size_t i = 0; i < b->num_imds && b->imds; i++) {
 		const struct cid_cor_imds *f = &b->imds[i];
 		/* IAM role names are unique without regard to case */
-		if (e->node_role && f->role && !strcasecmp(e->node_role, f->role) &&
-		    (!e->imdsv || e->imdsv == f->imdsv))
+		if (!f->role || strcasecmp(e->node_role, f->role))
+			continue;
+		if (!e->imdsv || e->imdsv == f->imdsv)
 			ev |= CID_COR_EV_IMDS_ROLE;
 		if (e->user_agent && f->user_agent && !strcmp(e->user_agent, f->user_agent))
 			ev |= CID_COR_EV_IMDS_UA;
 	}
 	return ev;
+}
+
+bool cid_cor_node_role(const char *arn, const char *role_delivery, char *role, size_t role_len)
+{
+	const char *a = arn ? strstr(arn, ":assumed-role/") : NULL;
+	const char *slash;
+	if (!a || !role_len)
+		return false;
+	a += strlen(":assumed-role/");
+	slash = strchr(a, '/');
+	if (!slash || slash == a || (size_t)(slash - a) >= role_len)
+		return false;
+	if (!role_delivery && strncmp(slash + 1, "i-", 2))
+		return false;
+	memcpy(role, a, (size_t)(slash - a));
+	role[slash - a] = '\0';
+	return true;
 }
 
 /* Shared candidate test; slot_us is the start of the event's second on the

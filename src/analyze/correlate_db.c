@@ -311,28 +311,17 @@ static const char *col_interned(struct ctx *c, sqlite3_stmt *st, int i)
 	return intern(&c->strs, (const char *)sqlite3_column_text(st, i));
 }
 
-/* The node role, when the call used it: an assumed-role ARN whose session
- * is an instance id (arn:aws:sts::ACCT:assumed-role/<role>/i-...), or any
- * assumed-role ARN with sessionContext.ec2RoleDelivery (CloudTrail sets it
- * only for instance-profile credentials: "1.0" IMDSv1, "2.0" IMDSv2). */
+/* The event's identity evidence: the node role (cid_cor_node_role), the
+ * IMDS version ec2RoleDelivery names ("1.0" IMDSv1, "2.0" IMDSv2) and the
+ * user agent. */
 static void node_identity(struct ctx *c, struct cid_cor_event *e, const struct event_row *er)
 {
-	const char *a = er->arn ? strstr(er->arn, ":assumed-role/") : NULL;
-	const char *slash;
 	char role[CID_HTTP_ROLE_MAX + 1];
 	e->user_agent = er->user_agent;
 	if (er->role_delivery)
 		e->imdsv = !strcmp(er->role_delivery, "2.0") ? 2 : !strcmp(er->role_delivery, "1.0") ? 1 : 0;
-	if (!a)
-		return;
-	a += strlen(":assumed-role/");
-	slash = strchr(a, '/');
-	if (!slash || slash == a || (size_t)(slash - a) > CID_HTTP_ROLE_MAX)
-		return;
-	if (!er->role_delivery && strncmp(slash + 1, "i-", 2))
-		return;
-	snprintf(role, sizeof(role), "%.*s", (int)(slash - a), a);
-	e->node_role = intern(&c->strs, role);
+	if (cid_cor_node_role(er->arn, er->role_delivery, role, sizeof(role)))
+		e->node_role = intern(&c->strs, role);
 }
 
 static int load_events(struct ctx *c, const struct cid_event_filter *f, struct cid_cor_event **evp,
@@ -692,6 +681,18 @@ static bool table_exists_rows(sqlite3 *db, const char *sql)
 	return yes;
 }
 
+static void ctx_cleanup(struct ctx *c)
+{
+	owners_free(c);
+	free(c->flow_ids);
+	free(c->flow_owner);
+	free(c->ip_cached);
+	free(c->ip_owner);
+	free(c->imds);
+	free(c->imds_rows);
+	strtab_free(&c->strs);
+}
+
 int cid_correlate_run(struct cid_store *s, const struct cid_cor_opts *o, FILE *out, enum cid_fmt fmt,
 		      struct cid_cor_totals *tot, char *err, size_t err_len)
 {
@@ -837,13 +838,116 @@ out:
 	free(bu);
 	free(br);
 	free(res);
-	owners_free(&c);
-	free(c.flow_ids);
-	free(c.flow_owner);
-	free(c.ip_cached);
-	free(c.ip_owner);
-	free(c.imds);
-	free(c.imds_rows);
-	strtab_free(&c.strs);
+	ctx_cleanup(&c);
+	return rc;
+}
+
+/* ---- owners flagged for IMDS under IRSA (events --summary) --------------- */
+
+void cid_imds_flags_cleanup(struct cid_imds_flags *f)
+{
+	for (size_t i = 0; f->flag && i < f->num_flags; i++) {
+		struct cid_imds_flag *x = &f->flag[i];
+		free(x->owner_key);
+		free(x->label);
+		free(x->kind);
+		free(x->pods);
+		for (size_t k = 0; k < x->num_roles; k++)
+			free(x->roles[k]);
+		for (size_t k = 0; k < x->num_user_agents; k++)
+			free(x->user_agents[k]);
+	}
+	free(f->flag);
+	memset(f, 0, sizeof(*f));
+}
+
+/* Adds s to the set v (at most CID_IMDS_FLAG_ROLES; compared with cmp).
+ * False only when out of memory. */
+static bool set_add(char **v, size_t *n, const char *s, int (*cmp)(const char *, const char *))
+{
+	for (size_t k = 0; k < *n; k++)
+		if (!cmp(v[k], s))
+			return true;
+	if (*n == CID_IMDS_FLAG_ROLES)
+		return true;
+	v[*n] = strdup(s);
+	if (!v[*n])
+		return false;
+	(*n)++;
+	return true;
+}
+
+/* Fills x from owner o (flagged; pods = the pods with own credentials). */
+static bool flag_fill(struct cid_imds_flag *x, const struct ctx *c, const struct owner *o, const char *pods)
+{
+	const struct imds_row *r = &c->imds_rows[o->imds_first];
+	x->owner_key = strdup(o->key);
+	x->label = strdup(o->label ? o->label : o->key);
+	x->kind = strdup(o->kind);
+	x->pods = strdup(pods);
+	x->fetches = o->num_imds;
+	x->first_us = x->last_us = r[0].f.ts_us;
+	if (!x->owner_key || !x->label || !x->kind || !x->pods)
+		return false;
+	for (size_t i = 0; i < o->num_imds; i++) {
+		if (r[i].f.ts_us < x->first_us)
+			x->first_us = r[i].f.ts_us;
+		if (r[i].f.ts_us > x->last_us)
+			x->last_us = r[i].f.ts_us;
+		x->imdsv1 |= r[i].f.imdsv == 1;
+		x->imdsv2 |= r[i].f.imdsv == 2;
+		/* IAM role names are unique without regard to case */
+		if (!set_add(x->roles, &x->num_roles, r[i].f.role, strcasecmp))
+			return false;
+		if (r[i].f.user_agent && !set_add(x->user_agents, &x->num_user_agents, r[i].f.user_agent, strcmp))
+			return false;
+	}
+	return true;
+}
+
+int cid_imds_flags_load(sqlite3 *db, struct cid_imds_flags *out, char *err, size_t err_len)
+{
+	struct ctx c;
+	struct cid_buf w;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	memset(out, 0, sizeof(*out));
+	c.db = db;
+	c.have_owner_rows = table_exists_rows(db, "SELECT EXISTS(SELECT 1 FROM owner)");
+	cid_buf_init(&w, 4096);
+	rc = load_imds(&c, NULL, 0);
+	if (rc < 0)
+		goto out;
+	out->num_fetches = c.num_imds;
+	out->flag = calloc(c.num_owners ? c.num_owners : 1, sizeof(*out->flag));
+	if (!out->flag) {
+		rc = -CID_ENOMEM;
+		snprintf(c.err, sizeof(c.err), "out of memory");
+		goto out;
+	}
+	/* owners appear in the order of their first fetch (load_imds resolves
+	 * them in time order) */
+	for (size_t i = 0; i < c.num_owners; i++) {
+		const struct owner *o = &c.owners[i];
+		if (!o->num_imds)
+			continue;
+		out->num_owners++;
+		cid_buf_reset(&w);
+		if (!cid_cor_imds_under_irsa(o, &w))
+			continue;
+		if (!flag_fill(&out->flag[out->num_flags++], &c, o, cid_buf_str(&w))) {
+			rc = -CID_ENOMEM;
+			snprintf(c.err, sizeof(c.err), "out of memory");
+			goto out;
+		}
+	}
+out:
+	if (rc < 0) {
+		snprintf(err, err_len, "%s", c.err);
+		cid_imds_flags_cleanup(out);
+	}
+	cid_buf_cleanup(&w);
+	ctx_cleanup(&c);
 	return rc;
 }

@@ -95,6 +95,14 @@ struct explain_ctx {
 };
 
 /* correlate_out.c */
+/* The owner fetched node-role credentials from IMDS (o->num_imds: every
+ * .../iam/security-credentials/<role> GET is one, IMDS serves only the
+ * instance profile's role) although it runs under an IRSA or Pod Identity
+ * service account: its own pod has one, or, for the node's address, one of
+ * the hostNetwork pods sharing it does. ORIGIN.md's situation. When b is
+ * not NULL, appends those pods to it: "ns/name (IRSA), ns/name (Pod
+ * Identity)". */
+bool cid_cor_imds_under_irsa(const struct owner *o, struct cid_buf *b);
 void cid_cor_out_reasons(struct cid_buf *b, const struct cid_cor_event *e, const struct cid_cor_result *r,
 			 const struct cid_cor_burst *bu, const struct burst_row *br, const struct owner *ow,
 			 int64_t offset);

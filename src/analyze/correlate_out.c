@@ -11,11 +11,9 @@
 #include "callerid/http.h"
 #include "correlate_int.h"
 
-/* The owner runs under an IRSA or Pod Identity service account (its own
- * pod, or, for the node's address, one of its hostNetwork pods) and yet
- * fetched the node role's credentials from IMDS: ORIGIN.md's situation.
- * Appends the pods that have their own credentials to b (text). */
-static bool imds_under_irsa(const struct owner *o, struct cid_buf *b)
+/* The predicate is declared in correlate_int.h: correlate's summary and
+ * `events --summary` (cid_imds_flags_load) both use it. */
+bool cid_cor_imds_under_irsa(const struct owner *o, struct cid_buf *b)
 {
 	bool any = false;
 	if (!o->num_imds)
@@ -317,7 +315,7 @@ static void summary_irsa_json(struct cid_buf *b, const struct owner *o)
 {
 	struct cid_buf w;
 	cid_buf_init(&w, 4096);
-	if (imds_under_irsa(o, &w)) {
+	if (cid_cor_imds_under_irsa(o, &w)) {
 		cid_buf_adds(b, ",\"imds_under_irsa\":");
 		json_str(b, cid_buf_str(&w));
 	}
@@ -356,7 +354,7 @@ static void summary_irsa_list(struct cid_buf *b, enum cid_fmt fmt, const struct 
 	for (size_t i = 0; i < c->num_owners; i++) {
 		const struct owner *o = &c->owners[i];
 		cid_buf_reset(&w);
-		if (!imds_under_irsa(o, &w))
+		if (!cid_cor_imds_under_irsa(o, &w))
 			continue;
 		if (fmt == CID_FMT_JSON) {
 			cid_buf_adds(b, n ? "," : "],\"imds_under_irsa\":[");

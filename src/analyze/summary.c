@@ -8,7 +8,11 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "callerid/correlate.h"
+#include "callerid/correlate_db.h"
+#include "callerid/http.h"
 #include "callerid/ingest.h"
 #include "callerid/output.h"
 
@@ -191,6 +195,21 @@ static const struct section ip_section = {
 static const struct section shape_section = {
 	"request_shape", "requestParameters shapes (leaf values replaced by their type)",
 	{"source", "name", "shape"}, {NULL}, NULL, NULL};
+/* Extras < 0 mean "unknown" (null): attributed_events before any correlate. */
+static const struct section imds_section = {
+	"imds_under_irsa", "node-role credentials fetched from IMDS under IRSA / Pod Identity",
+	{"owner", "kind", "pods_with_own_credentials", "roles", "imds_versions", "user_agents"},
+	{"node_role_events", "attributed_events"}, NULL, NULL};
+
+/* Bit k: key k of the section's rows is already JSON (printed as it is). */
+static unsigned json_keys(const struct section *s)
+{
+	if (s == &shape_section)
+		return 1u << 2;              /* shape */
+	if (s == &imds_section)
+		return 1u << 3 | 1u << 5;    /* roles, user_agents */
+	return 0;
+}
 
 struct emitter {
 	FILE *out;
@@ -235,7 +254,6 @@ static void emit_section(struct emitter *e, const struct section *s, const struc
 			 size_t n, uint64_t groups, bool has_median)
 {
 	size_t nk = num_keys(s), nx = num_extras(s);
-	bool shape = s == &shape_section;
 
 	if (e->fmt == CID_FMT_JSON) {
 		cid_buf_printf(&e->line, "{\"type\":\"summary_section\",\"section\":\"%s\",\"groups\":%llu,"
@@ -250,7 +268,7 @@ static void emit_section(struct emitter *e, const struct section *s, const struc
 				cid_buf_printf(&e->line, "%s\"%s\":", k ? "," : "", s->keys[k]);
 				if (!r->key[k])
 					cid_buf_adds(&e->line, "null");
-				else if (shape && k == 2)
+				else if (json_keys(s) & (1u << k))
 					cid_buf_adds(&e->line, r->key[k]); /* already JSON */
 				else
 					cid_esc_json(&e->line, r->key[k], strlen(r->key[k]));
@@ -259,8 +277,12 @@ static void emit_section(struct emitter *e, const struct section *s, const struc
 			json_time(&e->line, r->first);
 			cid_buf_adds(&e->line, ",\"last\":");
 			json_time(&e->line, r->last);
-			for (size_t x = 0; x < nx; x++)
-				cid_buf_printf(&e->line, ",\"%s\":%lld", s->extras[x], (long long)r->extra[x]);
+			for (size_t x = 0; x < nx; x++) {
+				if (r->extra[x] < 0)
+					cid_buf_printf(&e->line, ",\"%s\":null", s->extras[x]);
+				else
+					cid_buf_printf(&e->line, ",\"%s\":%lld", s->extras[x], (long long)r->extra[x]);
+			}
 			if (has_median) {
 				if (r->median_s < 0)
 					cid_buf_adds(&e->line, ",\"median_interval_s\":null");
@@ -283,9 +305,11 @@ static void emit_section(struct emitter *e, const struct section *s, const struc
 				cid_buf_adds(&k, r->key[j] ? r->key[j] : "-");
 			}
 			for (size_t j = 0; j < nx; j++)
-				cid_buf_printf(&x, "%s%s=%lld", j ? ";" : "", s->extras[j], (long long)r->extra[j]);
+				if (r->extra[j] >= 0)
+					cid_buf_printf(&x, "%s%s=%lld", x.len ? ";" : "", s->extras[j],
+						       (long long)r->extra[j]);
 			if (has_median && r->median_s >= 0)
-				cid_buf_printf(&x, "%smedian_interval_s=%.3f", nx ? ";" : "", r->median_s);
+				cid_buf_printf(&x, "%smedian_interval_s=%.3f", x.len ? ";" : "", r->median_s);
 			cid_table_str(e->csv, s->name);
 			cid_table_int(e->csv, (int64_t)i + 1);
 			cid_table_strn(e->csv, cid_buf_str(&k), k.len);
@@ -322,8 +346,12 @@ static void emit_section(struct emitter *e, const struct section *s, const struc
 		cid_table_int(t, r->count);
 		cid_table_time(t, r->first);
 		cid_table_time(t, r->last);
-		for (size_t x = 0; x < nx; x++)
-			cid_table_int(t, r->extra[x]);
+		for (size_t x = 0; x < nx; x++) {
+			if (r->extra[x] < 0)
+				cid_table_null(t);
+			else
+				cid_table_int(t, r->extra[x]);
+		}
 		if (has_median) {
 			if (r->median_s < 0)
 				cid_table_null(t);
@@ -652,8 +680,189 @@ out:
 	return ret;
 }
 
-static int overview(sqlite3 *db, const struct cid_event_filter *f, struct emitter *e, char *err,
-		    size_t err_len)
+/* ---- owners fetching node-role credentials from IMDS under IRSA / Pod
+ * Identity (issue 7). The owners and the predicate are correlate's
+ * (cid_imds_flags_load); the events the filter selects add how many used a
+ * role the owner fetched and how many correlate attributed to it. ---- */
+
+struct imds_counts {
+	int64_t node_role_events, attributed_events; /* attributed: -1 unknown */
+};
+
+static bool flag_has_role(const struct cid_imds_flag *x, const char *role)
+{
+	for (size_t k = 0; k < x->num_roles; k++)
+		if (!strcasecmp(x->roles[k], role))
+			return true;
+	return false;
+}
+
+/* One pass over the selected events: their node role (as correlate reads
+ * it) and the owner their stored verdict names. */
+static int imds_count_events(sqlite3 *db, const struct cid_event_filter *f, const struct cid_imds_flags *fl,
+			     struct imds_counts *cnt, char *err, size_t err_len)
+{
+	sqlite3_stmt *st = prepare(db,
+				   "SELECT arn, ec2_role_delivery,"
+				   " (SELECT a.owner_key FROM attribution a WHERE a.event_id = event.event_id"
+				   "  AND a.verdict = 'attributed'),"
+				   " EXISTS(SELECT 1 FROM attribution a WHERE a.event_id = event.event_id)"
+				   " FROM event",
+				   f, "", err, err_len);
+	bool any_verdict = false;
+	int rc;
+	if (!st)
+		return -CID_EDB;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char role[CID_HTTP_ROLE_MAX + 1];
+		const char *arn = (const char *)sqlite3_column_text(st, 0);
+		const char *rd = (const char *)sqlite3_column_text(st, 1);
+		const char *key = (const char *)sqlite3_column_text(st, 2);
+		bool node = cid_cor_node_role(arn, rd, role, sizeof(role));
+		any_verdict |= sqlite3_column_int(st, 3) != 0;
+		for (size_t i = 0; i < fl->num_flags; i++) {
+			if (node && flag_has_role(&fl->flag[i], role))
+				cnt[i].node_role_events++;
+			if (key && !strcmp(key, fl->flag[i].owner_key))
+				cnt[i].attributed_events++;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		snprintf(err, err_len, "query: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	for (size_t i = 0; !any_verdict && i < fl->num_flags; i++)
+		cnt[i].attributed_events = -1;
+	return rc == SQLITE_DONE ? 0 : -CID_EDB;
+}
+
+static const char *imds_versions(const struct cid_imds_flag *x)
+{
+	return x->imdsv1 && x->imdsv2 ? "IMDSv1 and IMDSv2" : x->imdsv2 ? "IMDSv2" : x->imdsv1 ? "IMDSv1" : NULL;
+}
+
+/* A JSON array of strings (a key of the JSON form). */
+static void json_list(struct cid_buf *b, char *const *v, size_t n)
+{
+	cid_buf_addc(b, '[');
+	for (size_t k = 0; k < n; k++) {
+		cid_buf_adds(b, k ? "," : "");
+		cid_esc_json(b, v[k], strlen(v[k]));
+	}
+	cid_buf_addc(b, ']');
+}
+
+/* The same list for a terminal: escaped, comma-separated. */
+static void text_list(struct cid_buf *b, char *const *v, size_t n, const char *none)
+{
+	if (!n)
+		cid_buf_adds(b, none);
+	for (size_t k = 0; k < n; k++) {
+		cid_buf_adds(b, k ? ", " : "");
+		cid_esc_text(b, v[k], strlen(v[k]));
+	}
+}
+
+/* The table form: a paragraph per owner, like correlate's closing one. */
+static void imds_text(FILE *out, const struct cid_imds_flags *fl, const size_t *order, size_t n,
+		      const struct imds_counts *cnt)
+{
+	struct cid_buf b;
+	char t0[40], t1[40];
+	cid_buf_init(&b, 1 << 20);
+	cid_buf_printf(&b, "\n== %s: %zu owner%s (of %zu that fetched credentials) ==\n", imds_section.title,
+		       fl->num_flags, fl->num_flags == 1 ? "" : "s", fl->num_owners);
+	for (size_t j = 0; j < n; j++) {
+		const struct cid_imds_flag *x = &fl->flag[order[j]];
+		const struct imds_counts *c = &cnt[order[j]];
+		cid_buf_adds(&b, "  ");
+		cid_esc_text(&b, x->label, strlen(x->label));
+		cid_buf_printf(&b, "\n    fetched node-role credentials from IMDS %zu time(s) (role ", x->fetches);
+		text_list(&b, x->roles, x->num_roles, "?");
+		cid_buf_printf(&b, ", %s, User-Agent ", imds_versions(x) ? imds_versions(x) : "?");
+		text_list(&b, x->user_agents, x->num_user_agents, "(none)");
+		cid_buf_printf(&b, ") from %s to %s\n    although ", cid_time_str(x->first_us, t0, sizeof(t0)),
+			       cid_time_str(x->last_us, t1, sizeof(t1)));
+		cid_esc_text(&b, x->pods, strlen(x->pods));
+		cid_buf_adds(&b, strcmp(x->kind, "host") ? " has its own credentials\n"
+							   : " share(s) its address and has its own credentials: the SDK may ignore them\n");
+		cid_buf_printf(&b, "    %lld selected event(s) used that role", (long long)c->node_role_events);
+		if (c->attributed_events >= 0)
+			cid_buf_printf(&b, "; correlate attributed %lld to this owner\n", (long long)c->attributed_events);
+		else
+			cid_buf_adds(&b, "; not correlated yet (callerid correlate names the caller of each)\n");
+	}
+	fputs(cid_buf_str(&b), out);
+	fflush(out);
+	cid_buf_cleanup(&b);
+}
+
+static int run_imds_section(sqlite3 *db, const struct cid_event_filter *f, size_t top, struct emitter *e,
+			    const struct cid_imds_flags *fl, char *err, size_t err_len)
+{
+	size_t n = fl->num_flags < top ? fl->num_flags : top;
+	struct imds_counts *cnt = calloc(fl->num_flags ? fl->num_flags : 1, sizeof(*cnt));
+	size_t *order = calloc(fl->num_flags ? fl->num_flags : 1, sizeof(*order));
+	struct row *rows = calloc(n ? n : 1, sizeof(*rows));
+	int rc = -CID_ENOMEM;
+
+	if (!cnt || !order || !rows)
+		goto out;
+	rc = imds_count_events(db, f, fl, cnt, err, err_len);
+	if (rc < 0)
+		goto out;
+	/* most fetches first, then by label; fl is in first-fetch order */
+	for (size_t i = 0; i < fl->num_flags; i++) {
+		size_t j = i;
+		while (j > 0 && (fl->flag[order[j - 1]].fetches < fl->flag[i].fetches ||
+				 (fl->flag[order[j - 1]].fetches == fl->flag[i].fetches &&
+				  strcmp(fl->flag[order[j - 1]].label, fl->flag[i].label) > 0))) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = i;
+	}
+	if (e->fmt == CID_FMT_TABLE) {
+		imds_text(e->out, fl, order, n, cnt);
+		goto out;
+	}
+	for (size_t j = 0; j < n; j++) {
+		const struct cid_imds_flag *x = &fl->flag[order[j]];
+		struct cid_buf r, u;
+		cid_buf_init(&r, 4096);
+		cid_buf_init(&u, 8192);
+		json_list(&r, x->roles, x->num_roles);
+		json_list(&u, x->user_agents, x->num_user_agents);
+		rows[j].key[0] = strdup(x->label);
+		rows[j].key[1] = strdup(x->kind);
+		rows[j].key[2] = strdup(x->pods);
+		rows[j].key[3] = strdup(cid_buf_str(&r));
+		rows[j].key[4] = imds_versions(x) ? strdup(imds_versions(x)) : NULL;
+		rows[j].key[5] = strdup(cid_buf_str(&u));
+		rows[j].count = (int64_t)x->fetches;
+		rows[j].first = x->first_us;
+		rows[j].last = x->last_us;
+		rows[j].extra[0] = cnt[order[j]].node_role_events;
+		rows[j].extra[1] = cnt[order[j]].attributed_events;
+		rows[j].median_s = -1;
+		cid_buf_cleanup(&r);
+		cid_buf_cleanup(&u);
+	}
+	emit_section(e, &imds_section, rows, n, fl->num_flags, false);
+	for (size_t j = 0; j < n; j++)
+		row_clear(&rows[j]);
+out:
+	free(cnt);
+	free(order);
+	free(rows);
+	if (rc == -CID_ENOMEM)
+		snprintf(err, err_len, "out of memory");
+	return rc;
+}
+
+/* fl: the IMDS flags, or NULL when the database holds no IMDS credential
+ * fetch (then nothing about IMDS is printed). */
+static int overview(sqlite3 *db, const struct cid_event_filter *f, struct emitter *e,
+		    const struct cid_imds_flags *fl, char *err, size_t err_len)
 {
 	sqlite3_stmt *st = prepare(db,
 				   "SELECT count(*), min(time_us), max(time_us), count(DISTINCT source_ip),"
@@ -683,8 +892,12 @@ static int overview(sqlite3 *db, const struct cid_event_filter *f, struct emitte
 			cid_buf_adds(&e->line, "null,\"last\":null");
 		}
 		cid_buf_printf(&e->line,
-			       ",\"source_ips\":%lld,\"identities\":%lld,\"sessions\":%lld,\"errors\":%lld}",
+			       ",\"source_ips\":%lld,\"identities\":%lld,\"sessions\":%lld,\"errors\":%lld",
 			       (long long)ips, (long long)roles, (long long)sess, (long long)errs);
+		if (fl)
+			cid_buf_printf(&e->line, ",\"imds_credential_fetches\":%zu,\"imds_under_irsa\":%zu",
+				       fl->num_fetches, fl->num_flags);
+		cid_buf_addc(&e->line, '}');
 		flush_line(e);
 	} else if (e->fmt == CID_FMT_TABLE) {
 		fprintf(e->out,
@@ -693,11 +906,22 @@ static int overview(sqlite3 *db, const struct cid_event_filter *f, struct emitte
 			(long long)n, n ? cid_time_str(t0, a, sizeof(a)) : "-",
 			n ? cid_time_str(t1, b, sizeof(b)) : "-", (long long)ips, (long long)roles,
 			(long long)sess, (long long)errs);
+		if (fl && fl->num_flags)
+			fprintf(e->out,
+				"%zu owner%s fetched node-role credentials from IMDS although running under"
+				" IRSA or Pod Identity: see the last section\n",
+				fl->num_flags, fl->num_flags == 1 ? "" : "s");
+		else if (fl)
+			fprintf(e->out, "%zu IMDS credential fetch(es) by %zu owner(s), none under IRSA or Pod Identity\n",
+				fl->num_fetches, fl->num_owners);
 	} else {
 		struct cid_buf x;
 		cid_buf_init(&x, 4096);
 		cid_buf_printf(&x, "source_ips=%lld;identities=%lld;sessions=%lld;errors=%lld",
 			       (long long)ips, (long long)roles, (long long)sess, (long long)errs);
+		if (fl)
+			cid_buf_printf(&x, ";imds_credential_fetches=%zu;imds_under_irsa=%zu", fl->num_fetches,
+				       fl->num_flags);
 		cid_table_str(e->csv, "summary");
 		cid_table_int(e->csv, 0);
 		cid_table_null(e->csv);
@@ -717,6 +941,7 @@ int cid_events_summary(sqlite3 *db, const struct cid_event_filter *f, size_t top
 	static const char *const csv_cols[] = {"section", "rank", "key", "count",
 					       "first",   "last", "details"};
 	struct emitter e = {out, fmt, NULL, {0}};
+	struct cid_imds_flags fl;
 	int rc = 0;
 
 	if (top == 0)
@@ -726,7 +951,9 @@ int cid_events_summary(sqlite3 *db, const struct cid_event_filter *f, size_t top
 		e.csv = cid_table_new(out, CID_FMT_CSV, csv_cols, sizeof(csv_cols) / sizeof(csv_cols[0]));
 	/* One read transaction: every section sees the same rows. */
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-	rc = overview(db, f, &e, err, err_len);
+	rc = cid_imds_flags_load(db, &fl, err, err_len);
+	if (rc == 0)
+		rc = overview(db, f, &e, fl.num_fetches ? &fl : NULL, err, err_len);
 	for (size_t i = 0; rc == 0 && i < sizeof(sql_sections) / sizeof(sql_sections[0]); i++) {
 		rc = run_sql_section(db, f, &sql_sections[i], top, &e, err, err_len);
 		if (i == 1 && rc == 0) /* source IPs right after the error patterns */
@@ -734,6 +961,9 @@ int cid_events_summary(sqlite3 *db, const struct cid_event_filter *f, size_t top
 	}
 	if (rc == 0)
 		rc = run_shape_section(db, f, top, &e, err, err_len);
+	if (rc == 0 && fl.num_fetches)
+		rc = run_imds_section(db, f, top, &e, &fl, err, err_len);
+	cid_imds_flags_cleanup(&fl);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	cid_table_free(e.csv);
 	cid_buf_cleanup(&e.line);

@@ -259,8 +259,14 @@ static void test_imds_separates(void **state)
 		 CID_AMBIGUOUS, 0, 0},
 		{"only one fetched the role", "eks-node-role", NULL, 0, imds_other_role, imds_v1_curl, CID_ATTRIBUTED, 2,
 		 CID_COR_EV_IMDS_ROLE},
-		{"user agent alone", NULL, "Botocore/1.31.0", 0, imds_v2_boto, imds_v1_curl, CID_ATTRIBUTED, 1,
-		 CID_COR_EV_IMDS_UA},
+		{"both fetched the role, the user agent names owner 1", "eks-node-role", "Botocore/1.31.0", 0,
+		 imds_v2_boto, imds_v1_curl, CID_ATTRIBUTED, 1, CID_COR_EV_IMDS_ROLE | CID_COR_EV_IMDS_UA},
+		/* an IRSA call by the same SDK: a node-role fetch is no evidence */
+		{"user agent alone, not the node role", NULL, "Botocore/1.31.0", 0, imds_v2_boto, imds_v1_curl,
+		 CID_AMBIGUOUS, 0, 0},
+		/* the user agent of a fetch of another role does not count */
+		{"user agent of another role's fetch", "eks-node-role", "curl/7.88.1", 0, imds_v2_boto, imds_other_role,
+		 CID_ATTRIBUTED, 1, CID_COR_EV_IMDS_ROLE},
 		{"role and user agent", "eks-node-role", "curl/7.88.1", 1, imds_v2_boto, imds_v1_curl, CID_ATTRIBUTED, 2,
 		 CID_COR_EV_IMDS_ROLE | CID_COR_EV_IMDS_UA},
 		{"not the node role", NULL, NULL, 0, imds_v2_boto, imds_v1_curl, CID_AMBIGUOUS, 0, 0},
@@ -347,6 +353,31 @@ static void test_private_ranges(void **state)
 	assert_false(cid_ip_is_private(NULL));
 }
 
+/* The node role is read from the identity as CloudTrail writes it for
+ * instance-profile credentials; IRSA and users are not the node role. */
+static void test_node_role(void **state)
+{
+	char role[65], tiny[4];
+	(void)state;
+	assert_true(cid_cor_node_role("arn:aws:sts::111122223333:assumed-role/eks-worker-role/i-1a2b3c", NULL,
+				      role, sizeof(role)));
+	assert_string_equal(role, "eks-worker-role");
+	/* ec2RoleDelivery marks instance-profile credentials whatever the session */
+	assert_true(cid_cor_node_role("arn:aws:sts::111122223333:assumed-role/node/sess", "2.0", role, sizeof(role)));
+	assert_string_equal(role, "node");
+	/* IRSA: a web-identity session name, no ec2RoleDelivery */
+	assert_false(cid_cor_node_role("arn:aws:sts::111122223333:assumed-role/app-irsa/botocore-session-1", NULL,
+				       role, sizeof(role)));
+	assert_false(cid_cor_node_role("arn:aws:iam::111122223333:user/alice", NULL, role, sizeof(role)));
+	assert_false(cid_cor_node_role("arn:aws:sts::111122223333:assumed-role//i-1", NULL, role, sizeof(role)));
+	assert_false(cid_cor_node_role("arn:aws:sts::111122223333:assumed-role/no-session", "2.0", role, sizeof(role)));
+	assert_false(cid_cor_node_role(NULL, "2.0", role, sizeof(role)));
+	/* a name that does not fit is refused, never cut */
+	assert_false(cid_cor_node_role("arn:aws:sts::1:assumed-role/four/i-1", NULL, tiny, sizeof(tiny)));
+	assert_true(cid_cor_node_role("arn:aws:sts::1:assumed-role/abc/i-1", NULL, tiny, sizeof(tiny)));
+	assert_string_equal(tiny, "abc");
+}
+
 static void test_empty(void **state)
 {
 	struct cid_cor_result r[1];
@@ -377,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_imds_separates),
 		cmocka_unit_test(test_imds_never_overrides_exclusion),
 		cmocka_unit_test(test_imds_worth_one_tier),
+		cmocka_unit_test(test_node_role),
 		cmocka_unit_test(test_empty),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
