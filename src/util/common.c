@@ -31,9 +31,28 @@ char *cid_addr_str(const struct cid_addr *a, char *buf, size_t buf_len)
 	buf[0] = '\0';
 	if (!a)
 		return buf;
-	if (a->family == 4)
-		af = AF_INET;
-	else if (a->family == 6)
+	if (a->family == 4) {
+		/* dotted quad by hand: inet_ntop formats IPv4 with sprintf, a
+		 * few percent of storing a flow (make bench) */
+		char tmp[16];
+		size_t n = 0;
+		for (int i = 0; i < 4; i++) {
+			unsigned v = a->b[i];
+			if (i)
+				tmp[n++] = '.';
+			if (v >= 100)
+				tmp[n++] = (char)('0' + v / 100);
+			if (v >= 10)
+				tmp[n++] = (char)('0' + v / 10 % 10);
+			tmp[n++] = (char)('0' + v % 10);
+		}
+		if (n >= buf_len)
+			return buf; /* too small: empty, as inet_ntop would fail */
+		memcpy(buf, tmp, n);
+		buf[n] = '\0';
+		return buf;
+	}
+	if (a->family == 6)
 		af = AF_INET6;
 	else
 		return buf; /* unset address: empty text, never garbage */

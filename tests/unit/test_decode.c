@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -938,6 +939,24 @@ static void test_addr(void **state)
 		assert_string_equal(cid_addr_str(&a, small, sizeof(small)), ""); /* too small: empty */
 		assert_false(cid_addr_parse(&a, NULL));
 		assert_ptr_equal(cid_addr_str(&a, small, 0), small);
+	}
+	{
+		/* IPv4 is formatted by hand: every octet value in every
+		 * position, as inet_ntop prints it; exactly-fitting buffers */
+		struct cid_addr a;
+		char buf[CID_ADDRSTRLEN], want[INET_ADDRSTRLEN];
+		memset(&a, 0, sizeof(a));
+		a.family = 4;
+		for (unsigned v = 0; v < 256; v++) {
+			a.b[0] = (uint8_t)v;
+			a.b[1] = (uint8_t)(255 - v);
+			a.b[2] = (uint8_t)(v * 7);
+			a.b[3] = (uint8_t)(v / 3);
+			assert_non_null(inet_ntop(AF_INET, a.b, want, sizeof(want)));
+			assert_string_equal(cid_addr_str(&a, buf, sizeof(buf)), want);
+			assert_string_equal(cid_addr_str(&a, buf, strlen(want) + 1), want);
+			assert_string_equal(cid_addr_str(&a, buf, strlen(want)), "");
+		}
 	}
 }
 
