@@ -88,7 +88,8 @@ static void usage(FILE *f)
 		"usage: callerid capture [-i IFACE]... [-e ENDPOINT]... [--imds|--no-imds] [--dns] [-f BPF]\n"
 		"                        [-w FILE [-C MB] [-G SEC] [-W N]] [-c COUNT] [-s SNAPLEN]\n"
 		"                        [-B KiB] [-Z USER] [--no-attrib] [--db FILE] [-q] [-v]\n"
-		"                        [--stream-cap BYTES] [--max-flows N] [--idle SEC] [--immediate]\n"
+		"                        [--stream-cap BYTES] [--flow-mem BYTES] [--max-flows N] [--idle SEC]\n"
+		"                        [--immediate]\n"
 		"  Captures live (default interface: any) and records flows with TLS metadata and\n"
 		"  request bursts, committed every second; one line per new TLS flow, IMDS\n"
 		"  request and drop report. SIGINT/SIGTERM/SIGHUP end the capture cleanly.\n"
@@ -297,8 +298,12 @@ static void summary(const struct cap_ctx *c, const struct cid_live_stats *ls)
 				cid_skip_name((enum cid_skip)i));
 	if (st->dup_pkts)
 		fprintf(stderr, "  duplicates (same packet on two interfaces): %llu\n", (unsigned long long)st->dup_pkts);
-	if (st->flows_evicted)
-		fprintf(stderr, "  flows evicted by the table cap: %llu\n", (unsigned long long)st->flows_evicted);
+	if (st->flows_evicted > st->flows_evicted_mem)
+		fprintf(stderr, "  flows evicted by the table cap: %llu\n",
+			(unsigned long long)(st->flows_evicted - st->flows_evicted_mem));
+	if (st->flows_evicted_mem)
+		fprintf(stderr, "  flows evicted by the memory cap: %llu (flow memory peak %llu bytes)\n",
+			(unsigned long long)st->flows_evicted_mem, (unsigned long long)st->held_peak);
 	if (st->flows_idle)
 		fprintf(stderr, "  flows ended idle: %llu\n", (unsigned long long)st->flows_idle);
 	if (st->stream_gaps)
@@ -387,6 +392,7 @@ int cid_cmd_capture(int argc, char **argv)
 		{"dns", no_argument, NULL, 'U'},
 		{"no-imds", no_argument, NULL, 'N'},         {"no-attrib", no_argument, NULL, 'A'},
 		{"stream-cap", required_argument, NULL, 'S'}, {"max-flows", required_argument, NULL, 'X'},
+		{"flow-mem", required_argument, NULL, 'T'},
 		{"idle", required_argument, NULL, 'I'},      {"help", no_argument, NULL, 'h'},
 		{"immediate", no_argument, NULL, 'P'},       {"no-immediate", no_argument, NULL, 'Q'},
 		{NULL, 0, NULL, 0},
@@ -488,6 +494,12 @@ int cid_cmd_capture(int argc, char **argv)
 				return 2;
 			}
 			cfg.stream_cap = (size_t)v;
+			break;
+		case 'T':
+			if (!cid_cli_bytes(optarg, &cfg.flow_mem)) {
+				cid_cli_err("capture", "--flow-mem must be 1M..1T (bytes, or with K, M, G)");
+				return 2;
+			}
 			break;
 		case 'X':
 			if (!parse_u64(optarg, 16, 1u << 26, &v)) {
