@@ -10,7 +10,8 @@
  * each flow keeps at most CID_FLOW_MAX_REQUESTS bursts. To make room a flow
  * is evicted (and counted): one the server never sent data on if there is
  * one (a SYN flood or never-finished hellos must not push out the
- * connections that carry API calls), else the least recently active.
+ * connections that carry API calls), else a closed one, else the least
+ * recently active.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -247,17 +248,22 @@ void cid_engine_expire(struct cid_engine *e, int64_t now_ns)
 		end_flow(e, f, CID_END_IDLE);
 }
 
-/* Ends one flow to make room: the longest-closed (returns 1), else the
- * least recently active flow not answered yet, else the least recently
- * active one (evicted: returns 2). 0 when the table is empty. */
+/* Ends one flow to make room: the least recently active flow not answered
+ * yet (evicted: returns 2), else the longest-closed (1: it ends as it was
+ * going to, only without waiting for late ACKs), else the least recently
+ * active answered flow (2). 0 when the table is empty. Closed flows go
+ * after the floods so that a real connection's last ACK, arriving during
+ * one, still lands on it. */
 static int evict_one(struct cid_engine *e)
 {
-	struct cid_flow *f = e->closing_head;
-	if (f) {
+	struct cid_flow *f = e->new_head;
+	if (!f && e->closing_head) {
+		f = e->closing_head;
 		end_flow(e, f, f->end_reason);
 		return 1;
 	}
-	f = e->new_head ? e->new_head : e->lru_head;
+	if (!f)
+		f = e->lru_head;
 	if (!f)
 		return 0;
 	end_flow(e, f, CID_END_EVICTED);
