@@ -6,6 +6,7 @@
 #define CID_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 int cid_cmd_read(int argc, char **argv);
 int cid_cmd_flows(int argc, char **argv);
@@ -38,6 +39,10 @@ struct cid_store;
  * on failure prints "callerid: <cmd>: <reason>" and returns NULL (the
  * command then exits 1). */
 struct cid_store *cid_cli_open_store(const char *cmd, const char *db_opt, bool readonly);
+
+/* A byte count for --flow-mem: digits with an optional K, M or G suffix
+ * (powers of 1024), 1 MiB..1 TiB. false when malformed or out of range. */
+bool cid_cli_bytes(const char *s, size_t *out);
 
 /* Prints "callerid: <cmd>: <msg>" to stderr. */
 void cid_cli_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -59,6 +59,7 @@ bool cid_net_match(const struct cid_net *n, const struct cid_addr *a);
 #define CID_STREAM_OOO_CAP (64u * 1024u)       /* out-of-order bytes held per direction */
 #define CID_STREAM_OOO_SEGS 64u                /* out-of-order segments held per direction */
 #define CID_FLOW_MAX_DEFAULT 262144u           /* flows in the table */
+#define CID_FLOW_MEM_DEFAULT (128u * 1024u * 1024u) /* TLS state, hello buffers, out-of-order data */
 #define CID_FLOW_IDLE_DEFAULT_US (300LL * 1000000LL)
 #define CID_BURST_GAP_DEFAULT_US (1000000LL)   /* idle gap that starts a new burst */
 #define CID_FLOW_MAX_REQUESTS 4096u            /* bursts kept per flow */

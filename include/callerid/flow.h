@@ -148,11 +148,14 @@ struct cid_flow {
 	uint8_t stream_start_seen;        /* first chunks checked for plaintext protocols */
 	int64_t close_ns;
 	uint64_t hash;
+	uint64_t touch;                   /* engine's activity counter at the last packet */
+	bool answered;                    /* the server sent data (or a UDP reply) */
 	/* Table links. */
 	struct cid_flow *hnext;           /* hash chain */
 	struct cid_flow *lru_prev, *lru_next;  /* LRU list, or the closing list */
 	/* Hello buffers per direction (first bytes of the stream), NULL when done. */
 	uint8_t *hbuf[2];
+	uint32_t hcap[2];                 /* allocated bytes of hbuf (grows up to stream_cap) */
 	uint32_t hlen[2];
 	uint32_t hneed[2];
 	uint8_t hindex[2];                /* next handshake message index to look at */
@@ -172,7 +175,10 @@ struct cid_engine_stats {
 	uint64_t dup_pkts;
 	uint64_t flows;                   /* flows created */
 	uint64_t flows_tls;
-	uint64_t flows_evicted;
+	uint64_t flows_evicted;           /* by the table cap or the memory cap */
+	uint64_t flows_evicted_mem;       /* of those: to keep held bytes under flow_mem */
+	uint64_t held_peak;               /* most bytes of TLS state, hello buffers and
+	                                     out-of-order data held at once */
 	uint64_t flows_idle;
 	uint64_t stream_gaps;
 	uint64_t stream_ooo_capped;
@@ -190,6 +196,13 @@ struct cid_engine_stats {
 struct cid_engine_config {
 	size_t stream_cap;                /* default CID_STREAM_CAP_DEFAULT */
 	size_t max_flows;                 /* default CID_FLOW_MAX_DEFAULT */
+	/* Bytes of TLS state, hello buffers and out-of-order data of all flows
+	 * together (default CID_FLOW_MEM_DEFAULT); with max_flows (each flow
+	 * itself is ~0.5 KiB) it bounds the engine's memory. Over it, flows are
+	 * evicted as for max_flows. Both caps evict flows the server never sent
+	 * data on (a SYN flood, never-finished hellos) before answered ones,
+	 * least recently active first. */
+	size_t flow_mem;
 	int64_t idle_ns;                  /* default CID_FLOW_IDLE_DEFAULT_US*1000 */
 	int64_t burst_gap_ns;             /* default CID_BURST_GAP_DEFAULT_US*1000 */
 	int64_t dedup_window_ns;          /* default 50 ms */
@@ -235,6 +248,9 @@ void cid_engine_frame(struct cid_engine *e, int64_t ts_ns, int dlt, uint32_t ifi
 		      const uint8_t *p, size_t caplen, size_t wirelen);
 const struct cid_engine_stats *cid_engine_stats(const struct cid_engine *e);
 size_t cid_engine_num_flows(const struct cid_engine *e);
+/* Bytes of TLS state, hello buffers and out-of-order data held now (what
+ * flow_mem caps); 0 once the table is empty. */
+size_t cid_engine_held(const struct cid_engine *e);
 
 /* Community ID v1 (base64 of SHA-1, seed 0) for a flow: "1:...". */
 void cid_community_id(const struct cid_flow *f, uint16_t seed, char out[64]);

@@ -77,10 +77,17 @@ const char *cid_live_precision(const struct cid_live *l, unsigned src);
 
 /* Waits up to timeout_ms for packets on any handle and delivers what is
  * ready through cb. Returns the number of packets delivered (0 on timeout
- * or when a signal interrupted the wait), or -CID_EPCAP with err set. */
+ * or when a signal interrupted the wait), or -CID_EPCAP with err set. A
+ * handle whose interface went away (libpcap: "The interface disappeared")
+ * is no longer polled and cid_live_take_lost() says which; only when no
+ * handle is left does polling fail, with that message in err. */
 int cid_live_poll(struct cid_live *l, int timeout_ms, void (*cb)(void *ctx, const struct cid_live_pkt *pkt),
 		  void *ctx, char *err, size_t err_len);
-/* Sums pcap_stats over the handles. 0 or -CID_EPCAP. */
+/* "IFACE: reason" for a handle lost in the last cid_live_poll (once), else
+ * NULL. The text stays valid until the next call. */
+const char *cid_live_take_lost(struct cid_live *l);
+/* Sums pcap_stats over the handles; a lost handle counts with its last
+ * statistics. 0, or -CID_EPCAP when there is no handle. */
 int cid_live_stats(struct cid_live *l, struct cid_live_stats *st);
 
 /* The name of an interface index in the capture's network namespace

@@ -8,6 +8,11 @@
  * Description Block per capture interface with if_name and if_tsresol = 9
  * (draft-ietf-opsawg-pcapng sections 4.1-4.3). Writes are buffered; the
  * caller flushes (the capture loop does every second).
+ *
+ * When a write fails (the disk is full), the file is cut back to the last
+ * whole record that reached it, so every reader takes it to its end; the
+ * error names the file, the byte and the packets it keeps, and the writer
+ * takes no more packets (every later call fails with that error).
  */
 #ifndef CID_WRITER_H
 #define CID_WRITER_H
@@ -48,7 +53,8 @@ int cid_writer_add_iface(struct cid_writer *w, int dlt, const char *name);
 int cid_writer_start(struct cid_writer *w, int64_t now_ns);
 
 /* Appends one packet of interface iface; rotates first when -C or -G say
- * so. caplen bytes of p; wirelen is the original length. 0 or -CID_EIO. */
+ * so. caplen bytes of p; wirelen is the original length. 0 or -CID_EIO
+ * (see above: after a failed write, always -CID_EIO). */
 int cid_writer_packet(struct cid_writer *w, unsigned iface, int64_t ts_ns, const uint8_t *p,
 		      uint32_t caplen, uint32_t wirelen);
 

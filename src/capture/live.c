@@ -2,7 +2,9 @@
  * live.c - the libpcap live adapter (live.h): pcap_create + pcap_activate
  * with immediate mode, a kernel buffer size, nanosecond timestamps where
  * supported, LINUX_SLL2 on "any" (it carries the interface index), and
- * several handles polled together on their selectable descriptors.
+ * several handles polled together on their selectable descriptors. A
+ * handle whose interface goes away is set aside (its last statistics kept)
+ * and the others go on; polling fails once none is left.
  */
 #include <errno.h>
 #include <net/if.h>
@@ -25,6 +27,8 @@ struct handle {
 	uint32_t ifindex;
 	bool nano;
 	unsigned src;
+	bool dead;             /* its interface went away: no longer polled */
+	struct pcap_stat last; /* the last statistics read (kept when dead) */
 };
 
 struct ifcache {
@@ -38,6 +42,9 @@ struct cid_live {
 	struct ifcache cache[CID_LIVE_IFNAME_CACHE];
 	unsigned num_cache;
 	unsigned cache_next;   /* slot reused when the cache is full */
+	unsigned num_alive;
+	char lost[CID_ERRBUF_SIZE]; /* an interface that went away, not yet reported */
+	char lost_out[CID_ERRBUF_SIZE];
 	/* during a dispatch */
 	void (*cb)(void *ctx, const struct cid_live_pkt *pkt);
 	void *cb_ctx;
@@ -147,6 +154,7 @@ int cid_live_add(struct cid_live *l, const char *ifname, const struct cid_live_o
 	h->nano = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
 	h->src = l->n;
 	l->n++;
+	l->num_alive++;
 	return 0;
 }
 
@@ -230,13 +238,21 @@ int cid_live_poll(struct cid_live *l, int timeout_ms, void (*cb)(void *ctx, cons
 		  void *ctx, char *err, size_t err_len)
 {
 	struct pollfd pfd[CID_LIVE_MAX_IFACES];
+	unsigned idx[CID_LIVE_MAX_IFACES], num = 0;
 	int rc;
-	for (unsigned i = 0; i < l->n; i++) {
-		pfd[i].fd = pcap_get_selectable_fd(l->h[i].p);
-		pfd[i].events = POLLIN;
-		pfd[i].revents = 0;
+	if (!l->num_alive) {
+		snprintf(err, err_len, "no interface left to capture on");
+		return -CID_EPCAP;
 	}
-	rc = poll(pfd, l->n, timeout_ms);
+	for (unsigned i = 0; i < l->n; i++) {
+		if (l->h[i].dead)
+			continue;
+		pfd[num].fd = pcap_get_selectable_fd(l->h[i].p);
+		pfd[num].events = POLLIN;
+		pfd[num].revents = 0;
+		idx[num++] = i;
+	}
+	rc = poll(pfd, num, timeout_ms);
 	if (rc < 0) {
 		if (errno == EINTR)
 			return 0;
@@ -246,18 +262,38 @@ int cid_live_poll(struct cid_live *l, int timeout_ms, void (*cb)(void *ctx, cons
 	l->cb = cb;
 	l->cb_ctx = ctx;
 	l->delivered = 0;
-	for (unsigned i = 0; i < l->n; i++) {
-		struct dispatch_arg a = {l, &l->h[i]};
-		if (!pfd[i].revents)
+	for (unsigned k = 0; k < num; k++) {
+		struct handle *h = &l->h[idx[k]];
+		struct dispatch_arg a = {l, h};
+		struct pcap_stat ps;
+		if (!pfd[k].revents)
 			continue;
-		/* POLLERR without data: the interface went away; dispatch says why. */
-		rc = pcap_dispatch(l->h[i].p, -1, on_packet, (u_char *)(void *)&a);
-		if (rc == PCAP_ERROR) {
-			snprintf(err, err_len, "%s: %s", l->h[i].name, pcap_geterr(l->h[i].p));
+		/* POLLERR without data: the interface went away (deleted; a veth
+		 * whose pod is gone); dispatch says why. */
+		rc = pcap_dispatch(h->p, -1, on_packet, (u_char *)(void *)&a);
+		if (rc != PCAP_ERROR)
+			continue;
+		snprintf(l->lost, sizeof(l->lost), "%s: %s", h->name, pcap_geterr(h->p));
+		if (pcap_stats(h->p, &ps) == 0)
+			h->last = ps;
+		h->dead = true;
+		l->num_alive--;
+		if (!l->num_alive) {
+			snprintf(err, err_len, "%s", l->lost);
+			l->lost[0] = '\0';
 			return -CID_EPCAP;
 		}
 	}
 	return l->delivered;
+}
+
+const char *cid_live_take_lost(struct cid_live *l)
+{
+	if (!l->lost[0])
+		return NULL;
+	snprintf(l->lost_out, sizeof(l->lost_out), "%s", l->lost);
+	l->lost[0] = '\0';
+	return l->lost_out;
 }
 
 int cid_live_stats(struct cid_live *l, struct cid_live_stats *st)
@@ -265,13 +301,14 @@ int cid_live_stats(struct cid_live *l, struct cid_live_stats *st)
 	memset(st, 0, sizeof(*st));
 	for (unsigned i = 0; i < l->n; i++) {
 		struct pcap_stat ps;
-		if (pcap_stats(l->h[i].p, &ps) < 0)
-			return -CID_EPCAP;
-		st->received += ps.ps_recv;
-		st->dropped += ps.ps_drop;
-		st->if_dropped += ps.ps_ifdrop;
+		/* a handle that cannot say (gone) counts with what it said last */
+		if (!l->h[i].dead && pcap_stats(l->h[i].p, &ps) == 0)
+			l->h[i].last = ps;
+		st->received += l->h[i].last.ps_recv;
+		st->dropped += l->h[i].last.ps_drop;
+		st->if_dropped += l->h[i].last.ps_ifdrop;
 	}
-	return 0;
+	return l->n ? 0 : -CID_EPCAP;
 }
 
 const char *cid_live_ifname(struct cid_live *l, uint32_t ifindex)

@@ -7,6 +7,12 @@
  * (Interface Description Block, options if_name = 2 and if_tsresol = 9) and
  * 4.3 (Enhanced Packet Block). Both are written in host byte order, which
  * both formats allow (the magic tells the reader).
+ *
+ * Records are gathered in a buffer of whole records and written with
+ * write(2), so when the disk fills up the writer knows which records
+ * reached the file: it cuts the file back to the last whole one (tcpdump
+ * leaves half a packet at the end, which readers report as a truncated
+ * file) and refuses further packets with an error naming the file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +30,8 @@
 #define PCAPNG_EPB 0x00000006u
 #define PCAPNG_BOM 0x1A2B3C4Du
 #define WRITER_BUF (1u << 20)
+#define MAX_ENDS (WRITER_BUF / 16u + 16u) /* records in the buffer: 16 bytes at least */
+#define END_PKT 0x80000000u               /* marks a record that is a packet */
 
 struct wif {
 	int dlt;
@@ -34,10 +42,16 @@ struct wif {
 struct cid_writer {
 	struct cid_writer_opts o;
 	char *path_copy;
-	FILE *fp;
-	char *iobuf;
+	int fd;               /* the current file; -1 when none is open */
+	uint8_t *buf;         /* whole records not written yet */
+	size_t buf_len;
+	uint32_t *ends;       /* end offset in buf of each record there (| END_PKT) */
+	size_t num_ends;
+	uint64_t file_off;    /* bytes of the current file written out */
 	char cur[4096];
-	uint64_t cur_bytes;
+	uint64_t cur_bytes;   /* file_off + buf_len */
+	uint64_t file_pkts;   /* packets in the current file (written or buffered) */
+	bool failed;          /* a write failed: no more packets */
 	int64_t file_start_ns;
 	uint64_t num_files;
 	uint64_t num_pkts;
@@ -138,12 +152,14 @@ struct cid_writer *cid_writer_new(const struct cid_writer_opts *o, char *err, si
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		goto oom;
+	w->fd = -1;
 	w->o = *o;
 	w->path_copy = strdup(o->path);
-	w->iobuf = malloc(WRITER_BUF);
+	w->buf = malloc(WRITER_BUF);
+	w->ends = malloc(MAX_ENDS * sizeof(*w->ends));
 	if (o->ring)
 		w->ring_names = calloc(o->ring, sizeof(char *));
-	if (!w->path_copy || !w->iobuf || (o->ring && !w->ring_names))
+	if (!w->path_copy || !w->buf || !w->ends || (o->ring && !w->ring_names))
 		goto oom;
 	w->o.path = w->path_copy;
 	if (!w->o.snaplen)
@@ -173,12 +189,87 @@ int cid_writer_add_iface(struct cid_writer *w, int dlt, const char *name)
 	return (int)w->num_ifs++;
 }
 
+/* A write stopped after `done` bytes of the buffer: cut the file back to
+ * the last whole record among them, so it stays readable to its end. */
+static void cut_back(struct cid_writer *w, size_t done, int err)
+{
+	size_t keep = 0, lost = 0;
+	uint64_t at;
+	for (size_t i = 0; i < w->num_ends; i++) {
+		size_t end = w->ends[i] & ~END_PKT;
+		if (end <= done)
+			keep = end;
+		else if (w->ends[i] & END_PKT)
+			lost++;
+	}
+	at = w->file_off + keep;
+	w->num_pkts -= lost;
+	w->file_pkts -= lost;
+	w->failed = true;
+	w->buf_len = 0;
+	w->num_ends = 0;
+	w->cur_bytes = at;
+	if (at == 0) {
+		/* not even the file header fit: no file rather than an empty one */
+		(void)unlink(w->cur);
+		snprintf(w->err, sizeof(w->err), "cannot write %.300s: %s (file removed)", w->cur, strerror(err));
+		return;
+	}
+	if (ftruncate(w->fd, (off_t)at) != 0)
+		snprintf(w->err, sizeof(w->err), "cannot write %.300s at byte %llu: %s (and cannot cut it back: %s)",
+			 w->cur, (unsigned long long)(w->file_off + done), strerror(err), strerror(errno));
+	else
+		snprintf(w->err, sizeof(w->err),
+			 "cannot write %.300s at byte %llu: %s; it keeps its first %llu packets (%llu bytes)", w->cur,
+			 (unsigned long long)(w->file_off + done), strerror(err), (unsigned long long)w->file_pkts,
+			 (unsigned long long)at);
+}
+
+/* Writes the buffer out. 0, or -CID_EIO with the file cut back. */
+static int flush_buf(struct cid_writer *w)
+{
+	size_t done = 0;
+	while (done < w->buf_len) {
+		ssize_t r = write(w->fd, w->buf + done, w->buf_len - done);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			cut_back(w, done, r < 0 ? errno : EIO);
+			return -CID_EIO;
+		}
+		done += (size_t)r;
+	}
+	w->file_off += w->buf_len;
+	w->buf_len = 0;
+	w->num_ends = 0;
+	return 0;
+}
+
+/* Makes room for a record of n bytes (records never exceed the buffer:
+ * snaplen is at most 262144). */
+static int begin_record(struct cid_writer *w, size_t n)
+{
+	if (w->failed)
+		return -CID_EIO;
+	if ((w->buf_len + n > WRITER_BUF || w->num_ends == MAX_ENDS) && flush_buf(w) < 0)
+		return -CID_EIO;
+	return 0;
+}
+
+static void end_record(struct cid_writer *w, bool pkt)
+{
+	w->ends[w->num_ends++] = (uint32_t)w->buf_len | (pkt ? END_PKT : 0);
+}
+
 static int put(struct cid_writer *w, const void *p, size_t n)
 {
-	if (n && fwrite(p, 1, n, w->fp) != n) {
-		werr(w, "cannot write");
+	if (w->buf_len + n > WRITER_BUF) { /* begin_record was not asked for enough */
+		snprintf(w->err, sizeof(w->err), "record larger than announced");
 		return -CID_EIO;
 	}
+	if (n)
+		memcpy(w->buf + w->buf_len, p, n);
+	w->buf_len += n;
 	w->cur_bytes += n;
 	return 0;
 }
@@ -207,6 +298,8 @@ static int write_idb(struct cid_writer *w, struct wif *i)
 	int r = 0;
 	if (nlen)
 		total += 4 + (uint32_t)((nlen + 3) & ~(size_t)3);
+	if (begin_record(w, total) < 0)
+		return -CID_EIO;
 	r |= put32(w, PCAPNG_IDB);
 	r |= put32(w, total);
 	r |= put16(w, (uint16_t)i->dlt);
@@ -223,6 +316,7 @@ static int write_idb(struct cid_writer *w, struct wif *i)
 	r |= put(w, "\x09\0\0\0", 4);
 	r |= put32(w, 0);  /* opt_endofopt */
 	r |= put32(w, total);
+	end_record(w, false);
 	i->described = r == 0;
 	return r ? -CID_EIO : 0;
 }
@@ -230,6 +324,8 @@ static int write_idb(struct cid_writer *w, struct wif *i)
 static int write_header(struct cid_writer *w)
 {
 	int r = 0;
+	if (begin_record(w, w->o.pcapng ? 28 : 24) < 0)
+		return -CID_EIO;
 	if (w->o.pcapng) {
 		/* 4.1: SHB, version 1.0, section length unknown (-1), no options. */
 		r |= put32(w, PCAPNG_SHB);
@@ -240,6 +336,7 @@ static int write_header(struct cid_writer *w)
 		r |= put32(w, 0xffffffffu);
 		r |= put32(w, 0xffffffffu);
 		r |= put32(w, 28);
+		end_record(w, false);
 		for (unsigned i = 0; i < w->num_ifs && !r; i++)
 			r |= write_idb(w, &w->ifs[i]);
 	} else {
@@ -250,6 +347,7 @@ static int write_header(struct cid_writer *w)
 		r |= put32(w, 0);  /* reserved (was sigfigs) */
 		r |= put32(w, w->o.snaplen);
 		r |= put32(w, (uint32_t)(w->num_ifs ? w->ifs[0].dlt : 1));
+		end_record(w, false);
 	}
 	return r ? -CID_EIO : 0;
 }
@@ -257,13 +355,15 @@ static int write_header(struct cid_writer *w)
 static int close_file(struct cid_writer *w)
 {
 	int r = 0;
-	if (!w->fp)
+	if (w->fd < 0)
 		return 0;
-	if (fclose(w->fp) != 0) {
+	if (!w->failed && flush_buf(w) < 0)
+		r = -CID_EIO;
+	if (close(w->fd) != 0 && !r) {
 		werr(w, "cannot write");
 		r = -CID_EIO;
 	}
-	w->fp = NULL;
+	w->fd = -1;
 	return r;
 }
 
@@ -283,15 +383,14 @@ static int open_file(struct cid_writer *w, int64_t now_ns)
 	fd = open(w->cur, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		werr(w, "cannot create");
+		w->failed = true;
 		return -CID_EIO;
 	}
-	w->fp = fdopen(fd, "wb");
-	if (!w->fp) {
-		werr(w, "cannot open");
-		close(fd);
-		return -CID_EIO;
-	}
-	setvbuf(w->fp, w->iobuf, _IOFBF, WRITER_BUF);
+	w->fd = fd;
+	w->buf_len = 0;
+	w->num_ends = 0;
+	w->file_off = 0;
+	w->file_pkts = 0;
 	w->cur_bytes = 0;
 	w->file_start_ns = now_ns;
 	w->num_files++;
@@ -302,7 +401,7 @@ static int open_file(struct cid_writer *w, int64_t now_ns)
 
 int cid_writer_start(struct cid_writer *w, int64_t now_ns)
 {
-	if (w->fp)
+	if (w->fd >= 0)
 		return 0;
 	return open_file(w, now_ns);
 }
@@ -324,7 +423,9 @@ int cid_writer_packet(struct cid_writer *w, unsigned iface, int64_t ts_ns, const
 		snprintf(w->err, sizeof(w->err), "packet from undeclared interface %u", iface);
 		return -CID_EINVAL;
 	}
-	if (!w->fp && open_file(w, ts_ns) < 0)
+	if (w->failed)
+		return -CID_EIO;
+	if (w->fd < 0 && open_file(w, ts_ns) < 0)
 		return -CID_EIO;
 	/* Rotation (tcpdump -C / -G): never leave a file with only a header. */
 	if ((w->o.rotate_bytes && w->cur_bytes + rec > w->o.rotate_bytes && w->cur_bytes > 256) ||
@@ -334,10 +435,12 @@ int cid_writer_packet(struct cid_writer *w, unsigned iface, int64_t ts_ns, const
 	}
 	if (caplen > w->o.snaplen)
 		caplen = w->o.snaplen;
+	if (w->o.pcapng && !w->ifs[iface].described && write_idb(w, &w->ifs[iface]) < 0)
+		return -CID_EIO;
+	if (begin_record(w, record_size(w, caplen)) < 0)
+		return -CID_EIO;
 	if (w->o.pcapng) {
 		uint32_t total = (uint32_t)record_size(w, caplen);
-		if (!w->ifs[iface].described && write_idb(w, &w->ifs[iface]) < 0)
-			return -CID_EIO;
 		r |= put32(w, PCAPNG_EPB);
 		r |= put32(w, total);
 		r |= put32(w, iface);
@@ -357,22 +460,24 @@ int cid_writer_packet(struct cid_writer *w, unsigned iface, int64_t ts_ns, const
 	}
 	if (r)
 		return -CID_EIO;
+	end_record(w, true);
 	w->num_pkts++;
+	w->file_pkts++;
 	return 0;
 }
 
 int cid_writer_flush(struct cid_writer *w)
 {
-	if (w->fp && fflush(w->fp) != 0) {
-		werr(w, "cannot write");
+	if (w->failed)
 		return -CID_EIO;
-	}
+	if (w->fd >= 0 && flush_buf(w) < 0)
+		return -CID_EIO;
 	return 0;
 }
 
 int cid_writer_chown(struct cid_writer *w, uid_t uid, gid_t gid)
 {
-	if (w->fp && fchown(fileno(w->fp), uid, gid) != 0) {
+	if (w->fd >= 0 && fchown(w->fd, uid, gid) != 0) {
 		werr(w, "cannot chown");
 		return -CID_EIO;
 	}
@@ -408,7 +513,8 @@ void cid_writer_free(struct cid_writer *w)
 		for (unsigned i = 0; i < w->o.ring; i++)
 			free(w->ring_names[i]);
 	free(w->ring_names);
-	free(w->iobuf);
+	free(w->buf);
+	free(w->ends);
 	free(w->path_copy);
 	free(w);
 }

@@ -6,6 +6,13 @@
  * pcap/pcapng evidence with rotation (-w -C -G -W), privilege drop (-Z),
  * and a 1 s timer that commits changed flows so a kill -9 loses at most the
  * last second.
+ *
+ * Faults: a -w file that cannot be written (disk full) is reported at once
+ * and the capture goes on recording flows without it (exit status 1 at the
+ * end); a database that cannot be written ends the capture (exit 1) with
+ * what was committed kept; an interface that goes away is reported and the
+ * others go on, and when none is left the capture ends (exit 1) with its
+ * final statistics written.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -60,6 +67,7 @@ struct track {
 
 struct cap_ctx {
 	struct cid_store *store;
+	const char *db_path;
 	int64_t capture_id;
 	int64_t started_us;
 	struct cid_engine *eng;
@@ -88,7 +96,8 @@ static void usage(FILE *f)
 		"usage: callerid capture [-i IFACE]... [-e ENDPOINT]... [--imds|--no-imds] [--dns] [-f BPF]\n"
 		"                        [-w FILE [-C MB] [-G SEC] [-W N]] [-c COUNT] [-s SNAPLEN]\n"
 		"                        [-B KiB] [-Z USER] [--no-attrib] [--db FILE] [-q] [-v]\n"
-		"                        [--stream-cap BYTES] [--max-flows N] [--idle SEC] [--immediate]\n"
+		"                        [--stream-cap BYTES] [--flow-mem BYTES] [--max-flows N] [--idle SEC]\n"
+		"                        [--immediate]\n"
 		"  Captures live (default interface: any) and records flows with TLS metadata and\n"
 		"  request bursts, committed every second; one line per new TLS flow, IMDS\n"
 		"  request and drop report. SIGINT/SIGTERM/SIGHUP end the capture cleanly.\n"
@@ -227,6 +236,19 @@ static void on_http(void *ctx, struct cid_flow *f, const struct cid_http_rec *r)
 	fprintf(stdout, "%s\n", cid_buf_str(&c->b));
 }
 
+/* -w failed (a full disk): said once, at once; the capture goes on without
+ * it, since the flows in the database are what it is run for. A tcpdump
+ * user still learns that the evidence file is short: the message, the end
+ * summary and exit status 1. */
+static void note_writer_failure(struct cap_ctx *c)
+{
+	if (c->writer_failed)
+		return;
+	c->writer_failed = true;
+	cid_cli_err("capture", "-w: %s; no more packets are written to files, flows still go to the database",
+		    cid_writer_error(c->wr));
+}
+
 static void on_packet(void *ctx, const struct cid_live_pkt *lp)
 {
 	struct cap_ctx *c = ctx;
@@ -235,7 +257,7 @@ static void on_packet(void *ctx, const struct cid_live_pkt *lp)
 	c->pkts++;
 	if (c->wr && !c->writer_failed &&
 	    cid_writer_packet(c->wr, (unsigned)c->wr_iface[lp->src], lp->ts_ns, lp->data, lp->caplen, lp->wirelen) < 0)
-		c->writer_failed = true;
+		note_writer_failure(c);
 	cid_engine_frame(c->eng, lp->ts_ns, lp->dlt, lp->ifindex, lp->data, lp->caplen, lp->wirelen);
 	if (c->count_limit && c->pkts >= c->count_limit)
 		c->done = true;
@@ -277,8 +299,16 @@ static void tick(struct cap_ctx *c, int64_t now)
 		snprintf(c->store_err, sizeof(c->store_err), "%s", cid_store_errmsg(c->store));
 	}
 	if (c->wr && !c->writer_failed && cid_writer_flush(c->wr) < 0)
-		c->writer_failed = true;
+		note_writer_failure(c);
 	fflush(stdout);
+}
+
+/* Interfaces lost in the last poll (a deleted veth): the others go on. */
+static void report_lost(struct cap_ctx *c)
+{
+	const char *lost;
+	while ((lost = cid_live_take_lost(c->live)))
+		cid_cli_err("capture", "warning: %s; still capturing on the other interfaces", lost);
 }
 
 static void summary(const struct cap_ctx *c, const struct cid_live_stats *ls)
@@ -297,8 +327,12 @@ static void summary(const struct cap_ctx *c, const struct cid_live_stats *ls)
 				cid_skip_name((enum cid_skip)i));
 	if (st->dup_pkts)
 		fprintf(stderr, "  duplicates (same packet on two interfaces): %llu\n", (unsigned long long)st->dup_pkts);
-	if (st->flows_evicted)
-		fprintf(stderr, "  flows evicted by the table cap: %llu\n", (unsigned long long)st->flows_evicted);
+	if (st->flows_evicted > st->flows_evicted_mem)
+		fprintf(stderr, "  flows evicted by the table cap: %llu\n",
+			(unsigned long long)(st->flows_evicted - st->flows_evicted_mem));
+	if (st->flows_evicted_mem)
+		fprintf(stderr, "  flows evicted by the memory cap: %llu (flow memory peak %llu bytes)\n",
+			(unsigned long long)st->flows_evicted_mem, (unsigned long long)st->held_peak);
 	if (st->flows_idle)
 		fprintf(stderr, "  flows ended idle: %llu\n", (unsigned long long)st->flows_idle);
 	if (st->stream_gaps)
@@ -315,6 +349,8 @@ static void summary(const struct cap_ctx *c, const struct cid_live_stats *ls)
 		fprintf(stderr, "%llu packets written to %llu file(s), last %s\n",
 			(unsigned long long)cid_writer_packets(c->wr), (unsigned long long)cid_writer_files(c->wr),
 			cid_writer_path(c->wr));
+	if (c->wr && c->writer_failed)
+		fprintf(stderr, "  -w stopped: %s\n", cid_writer_error(c->wr));
 }
 
 /* -Z: give the database and the -w file to USER, then become USER keeping
@@ -387,6 +423,7 @@ int cid_cmd_capture(int argc, char **argv)
 		{"dns", no_argument, NULL, 'U'},
 		{"no-imds", no_argument, NULL, 'N'},         {"no-attrib", no_argument, NULL, 'A'},
 		{"stream-cap", required_argument, NULL, 'S'}, {"max-flows", required_argument, NULL, 'X'},
+		{"flow-mem", required_argument, NULL, 'T'},
 		{"idle", required_argument, NULL, 'I'},      {"help", no_argument, NULL, 'h'},
 		{"immediate", no_argument, NULL, 'P'},       {"no-immediate", no_argument, NULL, 'Q'},
 		{NULL, 0, NULL, 0},
@@ -489,6 +526,12 @@ int cid_cmd_capture(int argc, char **argv)
 			}
 			cfg.stream_cap = (size_t)v;
 			break;
+		case 'T':
+			if (!cid_cli_bytes(optarg, &cfg.flow_mem)) {
+				cid_cli_err("capture", "--flow-mem must be 1M..1T (bytes, or with K, M, G)");
+				return 2;
+			}
+			break;
 		case 'X':
 			if (!parse_u64(optarg, 16, 1u << 26, &v)) {
 				cid_cli_err("capture", "--max-flows must be 16..67108864");
@@ -578,6 +621,7 @@ int cid_cmd_capture(int argc, char **argv)
 	}
 
 	db_path = cid_cli_db_path(db_opt);
+	c.db_path = db_path;
 	c.store = cid_store_open(db_path, false, err, sizeof(err));
 	if (!c.store) {
 		cid_cli_err("capture", "%s", err);
@@ -692,13 +736,14 @@ int cid_cmd_capture(int argc, char **argv)
 		if (c.atr && cid_attrib_track_pending(c.atr) && timeout > 5)
 			timeout = 5;
 		if (cid_live_poll(c.live, timeout, on_packet, &c, err, sizeof(err)) < 0) {
-			cid_cli_err("capture", "%s", err);
+			cid_cli_err("capture", "%s; no interface left, the capture ends", err);
 			status = 1;
 			break;
 		}
+		report_lost(&c);
 		if (c.atr)
 			cid_attrib_track_retry(c.atr, now_ns());
-		if (c.writer_failed || c.store_failed)
+		if (c.store_failed)
 			break;
 		now = now_ns();
 		if (now >= next_tick) {
@@ -711,9 +756,12 @@ int cid_cmd_capture(int argc, char **argv)
 	 * block is handed over at the latest CID_LIVE_TIMEOUT_MS after its
 	 * first packet. (Not after -c: the count is reached.) */
 	if (got_signal && status == 0 && !c.done)
-		for (int k = 0; k < 4; k++)
-			if (cid_live_poll(c.live, CID_LIVE_TIMEOUT_MS + 50, on_packet, &c, err, sizeof(err)) <= 0)
+		for (int k = 0; k < 4; k++) {
+			int r = cid_live_poll(c.live, CID_LIVE_TIMEOUT_MS + 50, on_packet, &c, err, sizeof(err));
+			report_lost(&c);
+			if (r <= 0)
 				break;
+		}
 	/* The end: every open flow written, final statistics, one commit. */
 	memset(&ls, 0, sizeof(ls));
 	(void)cid_live_stats(c.live, &ls);
@@ -727,13 +775,14 @@ int cid_cmd_capture(int argc, char **argv)
 		}
 	}
 	if (c.store_failed) {
-		cid_cli_err("capture", "storing flows failed: %s", c.store_err);
+		cid_cli_err("capture", "database %s: storing flows failed: %s; what was committed before is kept",
+			    c.db_path, c.store_err);
 		status = 1;
 	}
-	if (c.wr && (c.writer_failed || cid_writer_flush(c.wr) < 0)) {
-		cid_cli_err("capture", "-w: %s", cid_writer_error(c.wr));
+	if (c.wr && !c.writer_failed && cid_writer_flush(c.wr) < 0)
+		note_writer_failure(&c);
+	if (c.writer_failed)
 		status = 1;
-	}
 	fflush(stdout);
 	summary(&c, &ls);
 	if (c.attrib)

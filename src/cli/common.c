@@ -45,6 +45,25 @@ const char *cid_cli_db_path(const char *opt)
 	return "callerid.db";
 }
 
+bool cid_cli_bytes(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v, mul = 1;
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	v = strtoull(s, &end, 10);
+	switch (*end) {
+	case 'K': case 'k': mul = 1ULL << 10; end++; break;
+	case 'M': case 'm': mul = 1ULL << 20; end++; break;
+	case 'G': case 'g': mul = 1ULL << 30; end++; break;
+	default: break;
+	}
+	if (*end || v > (1ULL << 40) / mul || v * mul < (1ULL << 20) || v * mul > (1ULL << 40))
+		return false;
+	*out = (size_t)(v * mul);
+	return true;
+}
+
 void cid_cli_err(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;

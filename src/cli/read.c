@@ -44,8 +44,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: callerid read [-e ENDPOINT]... [-f BPF] [--db FILE] [--format table|json|csv] [-q]\n"
-		"                     [--stream-cap BYTES] [--max-flows N] [--idle SEC] [--burst-gap SEC]\n"
-		"                     [--no-db] [--no-evidence] FILE...\n"
+		"                     [--stream-cap BYTES] [--flow-mem BYTES] [--max-flows N] [--idle SEC]\n"
+		"                     [--burst-gap SEC] [--no-db] [--no-evidence] FILE...\n"
 		"  Reads pcap/pcapng files (\"-\" for standard input), records flows with TLS\n"
 		"  metadata and request bursts, and prints one line per TLS flow.\n"
 		"  -e ENDPOINT  keep only traffic to/from this IP or CIDR (repeatable)\n"
@@ -153,8 +153,12 @@ static void summary(const char *path, const struct cid_engine_stats *st, const s
 		fprintf(stderr, "  outside the endpoints: %llu\n", (unsigned long long)st->filtered);
 	if (st->dup_pkts)
 		fprintf(stderr, "  duplicates (same packet on two interfaces): %llu\n", (unsigned long long)st->dup_pkts);
-	if (st->flows_evicted)
-		fprintf(stderr, "  flows evicted by the table cap: %llu\n", (unsigned long long)st->flows_evicted);
+	if (st->flows_evicted > st->flows_evicted_mem)
+		fprintf(stderr, "  flows evicted by the table cap: %llu\n",
+			(unsigned long long)(st->flows_evicted - st->flows_evicted_mem));
+	if (st->flows_evicted_mem)
+		fprintf(stderr, "  flows evicted by the memory cap: %llu (flow memory peak %llu bytes)\n",
+			(unsigned long long)st->flows_evicted_mem, (unsigned long long)st->held_peak);
 	if (st->stream_gaps)
 		fprintf(stderr, "  stream gaps: %llu\n", (unsigned long long)st->stream_gaps);
 	if (st->stream_ooo_capped)
@@ -184,6 +188,7 @@ int cid_cmd_read(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"db", required_argument, NULL, 'D'},     {"format", required_argument, NULL, 'F'},
 		{"stream-cap", required_argument, NULL, 'S'}, {"max-flows", required_argument, NULL, 'M'},
+		{"flow-mem", required_argument, NULL, 'T'},
 		{"idle", required_argument, NULL, 'I'},   {"burst-gap", required_argument, NULL, 'G'},
 		{"no-db", no_argument, NULL, 'N'},        {"help", no_argument, NULL, 'h'},
 		/* hidden, for make bench: HTTP/IMDS and DNS parsing off */
@@ -232,6 +237,12 @@ int cid_cmd_read(int argc, char **argv)
 			cfg.stream_cap = strtoul(optarg, &end, 10);
 			if (*end || cfg.stream_cap < 1024 || cfg.stream_cap > (1u << 24)) {
 				cid_cli_err("read", "--stream-cap must be 1024..16777216");
+				return 2;
+			}
+			break;
+		case 'T':
+			if (!cid_cli_bytes(optarg, &cfg.flow_mem)) {
+				cid_cli_err("read", "--flow-mem must be 1M..1T (bytes, or with K, M, G)");
 				return 2;
 			}
 			break;

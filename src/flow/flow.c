@@ -2,11 +2,16 @@
  * flow.c - the engine: decode each frame, find its flow, count it once,
  * reassemble the stream starts, parse the TLS hellos, cut request bursts.
  *
- * Memory is bounded: the table holds at most max_flows flows (the least
- * recently active one is evicted, and counted, to make room); each stream
- * holds at most CID_STREAM_OOO_CAP early bytes; hello buffers hold at most
- * stream_cap bytes and are freed as soon as the hellos are parsed; each flow
- * keeps at most CID_FLOW_MAX_REQUESTS bursts.
+ * Memory is bounded: the table holds at most max_flows flows; each stream
+ * holds at most CID_STREAM_OOO_CAP early bytes; hello buffers grow to at
+ * most stream_cap bytes and are freed as soon as the hellos are parsed; the
+ * TLS state, hello buffers and early bytes of all flows together stay under
+ * flow_mem;
+ * each flow keeps at most CID_FLOW_MAX_REQUESTS bursts. To make room a flow
+ * is evicted (and counted): one the server never sent data on if there is
+ * one (a SYN flood or never-finished hellos must not push out the
+ * connections that carry API calls), else a closed one, else the least
+ * recently active.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +53,7 @@ void cid_engine_config_default(struct cid_engine_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->stream_cap = CID_STREAM_CAP_DEFAULT;
 	cfg->max_flows = CID_FLOW_MAX_DEFAULT;
+	cfg->flow_mem = CID_FLOW_MEM_DEFAULT;
 	cfg->idle_ns = CID_FLOW_IDLE_DEFAULT_US * 1000;
 	cfg->burst_gap_ns = CID_BURST_GAP_DEFAULT_US * 1000;
 	cfg->dedup_window_ns = 50 * 1000000LL;
@@ -70,6 +76,8 @@ struct cid_engine *cid_engine_new(const struct cid_engine_config *cfg)
 		e->cfg.stream_cap = 1u << 24;
 	if (!e->cfg.max_flows)
 		e->cfg.max_flows = CID_FLOW_MAX_DEFAULT;
+	if (!e->cfg.flow_mem)
+		e->cfg.flow_mem = CID_FLOW_MEM_DEFAULT;
 	while (nb < e->cfg.max_flows && nb < ((size_t)1 << 26))
 		nb <<= 1;
 	e->nbuckets = nb;
@@ -140,6 +148,34 @@ static void list_append(struct cid_flow **head, struct cid_flow **tail, struct c
 	*tail = f;
 }
 
+/* The open list a flow belongs on. */
+static void open_remove(struct cid_engine *e, struct cid_flow *f)
+{
+	if (f->answered)
+		list_remove(&e->lru_head, &e->lru_tail, f);
+	else
+		list_remove(&e->new_head, &e->new_tail, f);
+}
+
+static void open_append(struct cid_engine *e, struct cid_flow *f)
+{
+	f->touch = ++e->touch;
+	if (f->answered)
+		list_append(&e->lru_head, &e->lru_tail, f);
+	else
+		list_append(&e->new_head, &e->new_tail, f);
+}
+
+/* The least recently active open flow of either list (NULL when none). */
+static struct cid_flow *oldest_open(const struct cid_engine *e)
+{
+	if (!e->new_head)
+		return e->lru_head;
+	if (!e->lru_head)
+		return e->new_head;
+	return e->new_head->touch < e->lru_head->touch ? e->new_head : e->lru_head;
+}
+
 static void bucket_remove(struct cid_engine *e, struct cid_flow *f)
 {
 	struct cid_flow **pp = &e->buckets[f->hash & (e->nbuckets - 1)];
@@ -157,8 +193,12 @@ static void flow_release(struct cid_engine *e, struct cid_flow *f)
 	cid_ev_release(e, f);
 	for (int d = 0; d < 2; d++) {
 		cid_stream_free(f->stream[d]);
+		if (f->hbuf[d])
+			cid_flow_held(e, -(int64_t)f->hcap[d]);
 		free(f->hbuf[d]);
 	}
+	if (f->tls)
+		cid_flow_held(e, -(int64_t)sizeof(*f->tls));
 	free(f->tls);
 	free(f->reqs);
 	free(f);
@@ -169,7 +209,7 @@ static void end_flow(struct cid_engine *e, struct cid_flow *f, enum cid_end why)
 	if (f->closing)
 		list_remove(&e->closing_head, &e->closing_tail, f);
 	else
-		list_remove(&e->lru_head, &e->lru_tail, f);
+		open_remove(e, f);
 	bucket_remove(e, f);
 	e->num_flows--;
 	/* Deliver what is still held (holes become gaps), close the burst. */
@@ -192,18 +232,42 @@ static void end_flow(struct cid_engine *e, struct cid_flow *f, enum cid_end why)
 
 void cid_engine_flush(struct cid_engine *e, enum cid_end reason)
 {
+	struct cid_flow *f;
 	while (e->closing_head)
 		end_flow(e, e->closing_head, reason);
-	while (e->lru_head)
-		end_flow(e, e->lru_head, reason);
+	while ((f = oldest_open(e)))
+		end_flow(e, f, reason);
 }
 
 void cid_engine_expire(struct cid_engine *e, int64_t now_ns)
 {
+	struct cid_flow *f;
 	while (e->closing_head && now_ns - e->closing_head->close_ns > e->cfg.linger_ns)
 		end_flow(e, e->closing_head, e->closing_head->end_reason);
-	while (e->lru_head && now_ns - e->lru_head->last_ns > e->cfg.idle_ns)
-		end_flow(e, e->lru_head, CID_END_IDLE);
+	while ((f = oldest_open(e)) && now_ns - f->last_ns > e->cfg.idle_ns)
+		end_flow(e, f, CID_END_IDLE);
+}
+
+/* Ends one flow to make room: the least recently active flow not answered
+ * yet (evicted: returns 2), else the longest-closed (1: it ends as it was
+ * going to, only without waiting for late ACKs), else the least recently
+ * active answered flow (2). 0 when the table is empty. Closed flows go
+ * after the floods so that a real connection's last ACK, arriving during
+ * one, still lands on it. */
+static int evict_one(struct cid_engine *e)
+{
+	struct cid_flow *f = e->new_head;
+	if (!f && e->closing_head) {
+		f = e->closing_head;
+		end_flow(e, f, f->end_reason);
+		return 1;
+	}
+	if (!f)
+		f = e->lru_head;
+	if (!f)
+		return 0;
+	end_flow(e, f, CID_END_EVICTED);
+	return 2;
 }
 
 void cid_engine_free(struct cid_engine *e)
@@ -224,6 +288,11 @@ const struct cid_engine_stats *cid_engine_stats(const struct cid_engine *e)
 size_t cid_engine_num_flows(const struct cid_engine *e)
 {
 	return e->num_flows;
+}
+
+size_t cid_engine_held(const struct cid_engine *e)
+{
+	return e->held_bytes;
 }
 
 /* ---- direction ---------------------------------------------------------- */
@@ -288,13 +357,8 @@ static struct cid_flow *create(struct cid_engine *e, const struct cid_pkt *p, ui
 {
 	struct cid_flow *f;
 	bool guessed;
-	if (e->num_flows >= e->cfg.max_flows) {
-		/* make room: the longest-closed, else the least recently active */
-		if (e->closing_head)
-			end_flow(e, e->closing_head, e->closing_head->end_reason);
-		else if (e->lru_head)
-			end_flow(e, e->lru_head, CID_END_EVICTED);
-	}
+	if (e->num_flows >= e->cfg.max_flows)
+		(void)evict_one(e);
 	f = calloc(1, sizeof(*f));
 	if (!f) {
 		e->st.alloc_failed++;
@@ -315,7 +379,7 @@ static struct cid_flow *create(struct cid_engine *e, const struct cid_pkt *p, ui
 	f->first_ns = f->last_ns = ts;
 	f->hnext = e->buckets[h & (e->nbuckets - 1)];
 	e->buckets[h & (e->nbuckets - 1)] = f;
-	list_append(&e->lru_head, &e->lru_tail, f);
+	open_append(e, f);
 	e->num_flows++;
 	e->st.flows++;
 	if (e->cfg.on_new)
@@ -377,7 +441,7 @@ static void tcp_state(struct cid_engine *e, struct cid_flow *f, const struct cid
 			f->end_reason = CID_END_FIN;
 		f->closing = true;
 		f->close_ns = ts;
-		list_remove(&e->lru_head, &e->lru_tail, f);
+		open_remove(e, f);
 		list_append(&e->closing_head, &e->closing_tail, f);
 	}
 }
@@ -402,6 +466,7 @@ void cid_engine_frame(struct cid_engine *e, int64_t ts, int dlt, uint32_t ifinde
 	/* Expire before looking up, so a reused tuple starts a new flow. The
 	 * cheap test keeps this off the common path. */
 	if ((e->lru_head && e->now_ns - e->lru_head->last_ns > e->cfg.idle_ns) ||
+	    (e->new_head && e->now_ns - e->new_head->last_ns > e->cfg.idle_ns) ||
 	    (e->closing_head && e->now_ns - e->closing_head->close_ns > e->cfg.linger_ns))
 		cid_engine_expire(e, e->now_ns);
 
@@ -447,9 +512,13 @@ void cid_engine_frame(struct cid_engine *e, int64_t ts, int dlt, uint32_t ifinde
 	note_iface(f, ifindex);
 	if (ts > f->last_ns)
 		f->last_ns = ts;
-	if (!f->closing && f != e->lru_tail) {
-		list_remove(&e->lru_head, &e->lru_tail, f);
-		list_append(&e->lru_head, &e->lru_tail, f);
+	if (!f->closing) {
+		/* to the tail of its list; data (or a UDP reply) from the server
+		 * moves it to the answered flows */
+		open_remove(e, f);
+		if (dir == 1 && (pkt.payload_wire_len || pkt.proto == 17))
+			f->answered = true;
+		open_append(e, f);
 	}
 	if (dir == 0) {
 		f->c2s_pkts++;
@@ -467,5 +536,13 @@ void cid_engine_frame(struct cid_engine *e, int64_t ts, int dlt, uint32_t ifinde
 		if (pkt.payload_len)
 			cid_flow_tcp_payload(e, f, dir, pkt.seq + ((pkt.tcp_flags & CID_TCP_SYN) ? 1u : 0u),
 					     pkt.payload, pkt.payload_len, ts);
+	}
+	/* The memory cap, once the packet is done with (f may go too). */
+	while (e->held_bytes > e->cfg.flow_mem) {
+		int r = evict_one(e);
+		if (!r)
+			break;
+		if (r == 2)
+			e->st.flows_evicted_mem++;
 	}
 }

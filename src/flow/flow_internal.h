@@ -10,7 +10,13 @@ struct cid_engine {
 	struct cid_flow **buckets;
 	size_t nbuckets;
 	size_t num_flows;
-	struct cid_flow *lru_head, *lru_tail;          /* open flows, least recent first */
+	/* Open flows, least recently active first, on two lists: flows whose
+	 * server has sent data (answered) and the others (new). Evictions take
+	 * new flows first; f->touch orders the two lists against each other. */
+	struct cid_flow *lru_head, *lru_tail;          /* open answered flows */
+	struct cid_flow *new_head, *new_tail;          /* open flows not answered yet */
+	uint64_t touch;
+	size_t held_bytes;                             /* TLS state, hello buffers, out-of-order data */
 	struct cid_flow *closing_head, *closing_tail;  /* closed flows lingering, oldest first */
 	uint64_t next_seq_no;
 	int64_t now_ns;
@@ -23,6 +29,8 @@ struct cid_engine {
 };
 
 /* tlsflow.c */
+/* Adds (or with a negative delta removes) bytes held for reassembly. */
+void cid_flow_held(struct cid_engine *e, int64_t delta);
 void cid_flow_stream_isn(struct cid_engine *e, struct cid_flow *f, int dir, uint32_t next_seq);
 void cid_flow_tcp_payload(struct cid_engine *e, struct cid_flow *f, int dir, uint32_t seq, const uint8_t *p,
 			  size_t n, int64_t ts);

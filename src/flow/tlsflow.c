@@ -4,7 +4,10 @@
  *
  * Reassembly costs a copy only for early (out-of-order) segments and for
  * the hello buffers; flows that turn out not to be TLS stop being
- * reassembled after their first bytes.
+ * reassembled after their first bytes. Hello buffers grow with what
+ * arrives (a hello is usually one segment) up to stream_cap; their sizes
+ * the early bytes held and the TLS state are added up in e->held_bytes,
+ * which the engine keeps under flow_mem (flow.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,17 @@
 #include "flow_internal.h"
 
 #define UNDECIDED_TRIES 8  /* chunks a mid-stream flow may take to show TLS records */
+#define HBUF_FIRST 4096u   /* first size of a hello buffer */
+
+void cid_flow_held(struct cid_engine *e, int64_t delta)
+{
+	if (delta < 0 && (uint64_t)-delta > e->held_bytes)
+		e->held_bytes = 0;
+	else
+		e->held_bytes = (size_t)((int64_t)e->held_bytes + delta);
+	if (e->held_bytes > e->st.held_peak)
+		e->st.held_peak = e->held_bytes;
+}
 
 /* A plausible TLS record header (RFC 8446 5.1; 1.0-1.2 records too): type
  * 20..24, major version 3, length at most 2^14 + 2048. */
@@ -37,6 +51,7 @@ static struct cid_flow_tls *tls_of(struct cid_engine *e, struct cid_flow *f)
 			e->st.alloc_failed++;
 			return NULL;
 		}
+		cid_flow_held(e, (int64_t)sizeof(*f->tls));
 		e->st.flows_tls++;
 	}
 	return f->tls;
@@ -51,17 +66,46 @@ static void report_tls(struct cid_engine *e, struct cid_flow *f)
 	}
 }
 
-static void hbuf_drop(struct cid_flow *f, int dir)
+static void hbuf_drop(struct cid_engine *e, struct cid_flow *f, int dir)
 {
+	if (f->hbuf[dir])
+		cid_flow_held(e, -(int64_t)f->hcap[dir]);
 	free(f->hbuf[dir]);
 	f->hbuf[dir] = NULL;
+	f->hcap[dir] = 0;
 	f->hlen[dir] = 0;
 }
 
-static void hello_done(struct cid_flow *f)
+/* Starts (hbuf NULL) or grows a hello buffer to hold at least `need`
+ * bytes, need <= stream_cap. false on allocation failure (counted; the
+ * buffer, if any, is unchanged). */
+static bool hbuf_reserve(struct cid_engine *e, struct cid_flow *f, int dir, size_t need)
 {
-	hbuf_drop(f, 0);
-	hbuf_drop(f, 1);
+	size_t cap = f->hcap[dir];
+	uint8_t *nb;
+	if (f->hbuf[dir] && cap >= need)
+		return true;
+	if (cap < HBUF_FIRST)
+		cap = HBUF_FIRST;
+	while (cap < need)
+		cap *= 2;
+	if (cap > e->cfg.stream_cap)
+		cap = e->cfg.stream_cap;
+	nb = realloc(f->hbuf[dir], cap);
+	if (!nb) {
+		e->st.alloc_failed++;
+		return false;
+	}
+	cid_flow_held(e, (int64_t)cap - (int64_t)(f->hbuf[dir] ? f->hcap[dir] : 0));
+	f->hbuf[dir] = nb;
+	f->hcap[dir] = (uint32_t)cap;
+	return true;
+}
+
+static void hello_done(struct cid_engine *e, struct cid_flow *f)
+{
+	hbuf_drop(e, f, 0);
+	hbuf_drop(e, f, 1);
 	f->hello_done = true;
 }
 
@@ -86,7 +130,7 @@ static void parse_hellos(struct cid_engine *e, struct cid_flow *f, int dir, int6
 		if (st == CID_TRUNCATED) {
 			if (need > e->cfg.stream_cap) {
 				set_failure(e, f, CID_TLSS_TOO_BIG);
-				hbuf_drop(f, dir);
+				hbuf_drop(e, f, dir);
 			} else {
 				f->hneed[dir] = (uint32_t)need;
 			}
@@ -97,7 +141,7 @@ static void parse_hellos(struct cid_engine *e, struct cid_flow *f, int dir, int6
 				set_failure(e, f, st == CID_UNSUPPORTED ? (f->hlen[dir] && (f->hbuf[dir][0] & 0x80) ?
 									  CID_TLSS_SSLV2 : CID_TLSS_TOO_BIG)
 									: CID_TLSS_MALFORMED);
-			hbuf_drop(f, dir);
+			hbuf_drop(e, f, dir);
 			return;
 		}
 		f->hindex[dir]++;
@@ -105,13 +149,13 @@ static void parse_hellos(struct cid_engine *e, struct cid_flow *f, int dir, int6
 			if (type != CID_TLS_HS_CLIENT_HELLO) {
 				if (f->hindex[dir] == 1)
 					set_failure(e, f, CID_TLSS_MALFORMED);
-				hbuf_drop(f, 0);
+				hbuf_drop(e, f, 0);
 				return;
 			}
 			if (!t->have_ch) {
 				if (cid_tls_parse_client_hello(&t->ch, e->scratch, mlen) != CID_OK) {
 					set_failure(e, f, CID_TLSS_MALFORMED);
-					hbuf_drop(f, 0);
+					hbuf_drop(e, f, 0);
 					return;
 				}
 				t->have_ch = true;
@@ -124,14 +168,14 @@ static void parse_hellos(struct cid_engine *e, struct cid_flow *f, int dir, int6
 			/* Only a HelloRetryRequest makes the client send another
 			 * hello; otherwise the next records are encrypted. */
 			if (!t->hrr || t->num_client_hellos >= 2)
-				hbuf_drop(f, 0);
+				hbuf_drop(e, f, 0);
 		} else {
 			struct cid_tls_hello *sh = &e->tmp_hello;
 			if (type != CID_TLS_HS_SERVER_HELLO ||
 			    cid_tls_parse_server_hello(sh, e->scratch, mlen) != CID_OK) {
 				if (!t->have_sh && f->hindex[dir] == 1)
 					e->st.tls_malformed++;
-				hbuf_drop(f, 1);
+				hbuf_drop(e, f, 1);
 				return;
 			}
 			if (sh->hrr) {
@@ -143,9 +187,9 @@ static void parse_hellos(struct cid_engine *e, struct cid_flow *f, int dir, int6
 			t->have_sh = true;
 			t->sh_ns = ts;
 			t->status = t->have_ch ? CID_TLSS_OK : CID_TLSS_SERVER_ONLY;
-			hbuf_drop(f, 1);
+			hbuf_drop(e, f, 1);
 			if (!t->hrr || t->num_client_hellos >= 2)
-				hbuf_drop(f, 0);
+				hbuf_drop(e, f, 0);
 			report_tls(e, f);
 		}
 	}
@@ -163,12 +207,16 @@ static void hello_feed(struct cid_engine *e, struct cid_flow *f, int dir, const 
 		e->st.stream_bytes_capped += n - room;
 		n = room;
 	}
+	if (!hbuf_reserve(e, f, dir, f->hlen[dir] + n)) {
+		hbuf_drop(e, f, dir);
+		return;
+	}
 	memcpy(f->hbuf[dir] + f->hlen[dir], p, n);
 	f->hlen[dir] += (uint32_t)n;
 	parse_hellos(e, f, dir, ts);
 	if (f->hbuf[dir] && f->hlen[dir] >= e->cfg.stream_cap) {
 		set_failure(e, f, CID_TLSS_TOO_BIG);
-		hbuf_drop(f, dir);
+		hbuf_drop(e, f, dir);
 	}
 	/* Done when neither side is being parsed and the server side has had
 	 * its turn (or the client side failed). */
@@ -187,9 +235,7 @@ static void classify(struct cid_engine *e, struct cid_flow *f, int dir, const ui
 		/* (a warning alert may come before the ServerHello) */
 		if (!f->hello_done && !f->hbuf[dir] && f->hindex[dir] == 0 && seg_start &&
 		    (cid_tls_looks_like_handshake(p, n) || record_header_ok(p, n))) {
-			f->hbuf[dir] = malloc(e->cfg.stream_cap);
-			if (!f->hbuf[dir])
-				e->st.alloc_failed++;
+			(void)hbuf_reserve(e, f, dir, n < e->cfg.stream_cap ? n : e->cfg.stream_cap);
 			f->hneed[dir] = 0;
 		}
 		return;
@@ -198,9 +244,7 @@ static void classify(struct cid_engine *e, struct cid_flow *f, int dir, const ui
 		if (!tls_of(e, f))
 			return;
 		f->bursts = true;
-		f->hbuf[dir] = malloc(e->cfg.stream_cap);
-		if (!f->hbuf[dir])
-			e->st.alloc_failed++;
+		(void)hbuf_reserve(e, f, dir, n < e->cfg.stream_cap ? n : e->cfg.stream_cap);
 		f->hneed[dir] = 0;
 		return;
 	}
@@ -254,7 +298,7 @@ static void deliver(void *ctx, const uint8_t *p, size_t n, bool seg_start, int64
 		/* a hole: the hello cannot complete, records lose sync */
 		if (f->hbuf[dir]) {
 			set_failure(e, f, CID_TLSS_GAP);
-			hbuf_drop(f, dir);
+			hbuf_drop(e, f, dir);
 		}
 		f->head_len[dir] = 0;
 		f->walk[dir].lost = true;
@@ -319,8 +363,11 @@ static bool wants_stream(const struct cid_flow *f)
 void cid_flow_tcp_payload(struct cid_engine *e, struct cid_flow *f, int dir, uint32_t seq, const uint8_t *p,
 			  size_t n, int64_t ts)
 {
+	size_t held;
 	if (!wants_stream(f)) {
 		if (f->stream[0] || f->stream[1]) {
+			cid_flow_held(e, -(int64_t)((f->stream[0] ? cid_stream_held(f->stream[0]) : 0) +
+						     (f->stream[1] ? cid_stream_held(f->stream[1]) : 0)));
 			cid_stream_free(f->stream[0]);
 			cid_stream_free(f->stream[1]);
 			f->stream[0] = f->stream[1] = NULL;
@@ -338,8 +385,11 @@ void cid_flow_tcp_payload(struct cid_engine *e, struct cid_flow *f, int dir, uin
 	}
 	e->cur_flow = f;
 	e->cur_dir = dir;
+	/* delivery never frees this stream (only the test above does) */
+	held = cid_stream_held(f->stream[dir]);
 	if (!cid_stream_add(f->stream[dir], seq, p, n, ts, deliver, e))
 		e->st.alloc_failed++;
+	cid_flow_held(e, (int64_t)cid_stream_held(f->stream[dir]) - (int64_t)held);
 	if (cid_stream_stats(f->stream[dir])->hold_full)
 		e->st.stream_ooo_capped += 0; /* counted per flow at close */
 }
@@ -351,6 +401,7 @@ void cid_flow_stream_close(struct cid_engine *e, struct cid_flow *f, int dir)
 		return;
 	e->cur_flow = f;
 	e->cur_dir = dir;
+	cid_flow_held(e, -(int64_t)cid_stream_held(f->stream[dir]));
 	cid_stream_close(f->stream[dir], f->last_ns, deliver, e);
 	ss = cid_stream_stats(f->stream[dir]);
 	e->st.stream_ooo_capped += ss->hold_full;
@@ -362,7 +413,7 @@ void cid_flow_tls_settle(struct cid_engine *e, struct cid_flow *f)
 {
 	if (!f->tls)
 		return;
-	hello_done(f);
+	hello_done(e, f);
 	if (f->tls->have_ch || f->tls->have_sh)
 		report_tls(e, f);
 }

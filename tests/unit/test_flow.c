@@ -1,6 +1,7 @@
 /* test_flow.c - the flow engine on hand-built frames (EN10MB + IPv4 + TCP,
  * RAW + IPv6 + TCP): direction, counters, end reasons, idle expiry, the
- * table cap, duplicates across interfaces, ClientHellos split and reordered
+ * table cap (and which flows it evicts first), the memory cap, duplicates
+ * across interfaces, ClientHellos split and reordered
  * at every byte position, request bursts on keep-alive TLS flows, the TLS
  * 1.3 client Finished, and port reuse. */
 #include <setjmp.h>
@@ -471,6 +472,102 @@ static void test_table_cap_lru(void **state)
 	cid_engine_free(e);
 }
 
+/* A SYN flood past the table cap evicts the flood, not a connection the
+ * server answered: its later request burst stays on it. */
+static void test_table_cap_keeps_answered(void **state)
+{
+	static const uint8_t req[200] = {23, 3, 3, 0, 195}, ans[300] = {23, 3, 3, 1, 39};
+	struct tb ch, sh;
+	struct cid_engine *e;
+	struct ep c = {false, {10, 9, 0, 0}, 0};
+	size_t a = MAX_ENDED;
+	(void)state;
+	e = engine(16, 0, 0);
+	client_hello(&ch);
+	server_hello(&sh, true);
+	handshake(e, SEC, &CLI, &SRV);
+	feed(e, SEC + 3 * MS, 0, &CLI, &SRV, 1001, 5001, CID_TCP_ACK | CID_TCP_PSH, ch.b, ch.n);
+	feed(e, SEC + 4 * MS, 0, &SRV, &CLI, 5001, 1001 + (uint32_t)ch.n, CID_TCP_ACK | CID_TCP_PSH, sh.b, sh.n);
+	feed(e, SEC + 5 * MS, 0, &CLI, &SRV, 1001 + (uint32_t)ch.n, 5001 + (uint32_t)sh.n, CID_TCP_ACK, req,
+	     sizeof(req));
+	feed(e, SEC + 6 * MS, 0, &SRV, &CLI, 5001 + (uint32_t)sh.n, 1201 + (uint32_t)ch.n, CID_TCP_ACK, ans,
+	     sizeof(ans));
+	for (uint32_t i = 0; i < 40; i++) {
+		c.a[3] = (uint8_t)i;
+		c.port = (uint16_t)(2000 + i);
+		feed(e, 2 * SEC + (int64_t)i * MS, 0, &c, &SRV, i, 0, CID_TCP_SYN, NULL, 0);
+	}
+	assert_int_equal(cid_engine_stats(e)->flows_evicted, 40 - 15);
+	/* the second call on the keep-alive connection, after the flood */
+	feed(e, 3 * SEC, 0, &CLI, &SRV, 1201 + (uint32_t)ch.n, 5301 + (uint32_t)sh.n, CID_TCP_ACK, req, sizeof(req));
+	feed(e, 3 * SEC + MS, 0, &SRV, &CLI, 5301 + (uint32_t)sh.n, 1401 + (uint32_t)ch.n, CID_TCP_ACK, ans,
+	     sizeof(ans));
+	cid_engine_flush(e, CID_END_EOC);
+	assert_int_equal(R.evicted_seen, 25);
+	for (size_t i = 0; i < R.num_ended; i++)
+		if (R.e[i].cport == CLI.port)
+			a = i;
+	assert_true(a < R.num_ended);
+	assert_int_equal(R.e[a].why, CID_END_EOC);
+	assert_string_equal(R.e[a].sni, TEST_SNI);
+	assert_int_equal(R.e[a].num_reqs, 2);
+	assert_int_equal(cid_engine_held(e), 0);
+	cid_engine_free(e);
+}
+
+/* Never-finished ClientHellos: the bytes held stay under flow_mem (flows
+ * are evicted to keep them there), a real hello among them is still
+ * parsed, and everything is given back at the end. */
+static void test_flow_mem_cap(void **state)
+{
+	static uint8_t part[8000];
+	struct cid_engine_config cfg;
+	struct cid_engine *e;
+	struct ep c = {false, {10, 8, 0, 0}, 0};
+	struct tb ch, sh;
+	const size_t cap = 1u << 20;
+	size_t peak = 0;
+	(void)state;
+	memset(&R, 0, sizeof(R));
+	cid_engine_config_default(&cfg);
+	cfg.stream_cap = 16384;
+	cfg.flow_mem = cap;
+	cfg.hash_seed = 7;
+	cfg.on_end = on_end;
+	cfg.on_tls = on_tls;
+	cfg.ctx = &R;
+	e = cid_engine_new(&cfg);
+	assert_non_null(e);
+	/* a handshake record promising 16000 bytes, of which 8000 come */
+	part[0] = 22, w16(part + 1, 0x0301), w16(part + 3, 16000);
+	part[5] = 1, part[6] = 0, w16(part + 7, 15996), w16(part + 9, 0x0303);
+	for (uint32_t i = 0; i < 300; i++) {
+		c.a[2] = (uint8_t)(i >> 8), c.a[3] = (uint8_t)i;
+		c.port = (uint16_t)(3000 + i);
+		handshake(e, SEC + (int64_t)i * 10 * MS, &c, &SRV);
+		feed(e, SEC + (int64_t)i * 10 * MS + 3 * MS, 0, &c, &SRV, 1001, 5001, CID_TCP_ACK, part, sizeof(part));
+		if (cid_engine_held(e) > peak)
+			peak = cid_engine_held(e);
+	}
+	assert_true(cid_engine_stats(e)->flows_evicted_mem > 150);
+	assert_int_equal(cid_engine_stats(e)->flows_evicted, cid_engine_stats(e)->flows_evicted_mem);
+	assert_true(peak <= cap);
+	assert_true(cid_engine_stats(e)->held_peak <= cap + 16384 + 8192);
+	/* a real connection still gets its hellos parsed */
+	client_hello(&ch);
+	server_hello(&sh, false);
+	handshake(e, 10 * SEC, &CLI, &SRV);
+	feed(e, 10 * SEC + 3 * MS, 0, &CLI, &SRV, 1001, 5001, CID_TCP_ACK | CID_TCP_PSH, ch.b, ch.n);
+	feed(e, 10 * SEC + 4 * MS, 0, &SRV, &CLI, 5001, 1001 + (uint32_t)ch.n, CID_TCP_ACK | CID_TCP_PSH, sh.b,
+	     sh.n);
+	assert_int_equal(R.on_tls, 1); /* both hellos, and none of the flood */
+	cid_engine_flush(e, CID_END_EOC);
+	assert_int_equal(R.num_ended_total, 301);
+	assert_int_equal(R.on_tls, 1);
+	assert_int_equal(cid_engine_held(e), 0);
+	cid_engine_free(e);
+}
+
 static void test_duplicates(void **state)
 {
 	static const uint8_t data[64] = {7};
@@ -725,6 +822,8 @@ int main(void)
 		cmocka_unit_test(test_idle_expiry),
 		cmocka_unit_test(test_table_cap),
 		cmocka_unit_test(test_table_cap_lru),
+		cmocka_unit_test(test_table_cap_keeps_answered),
+		cmocka_unit_test(test_flow_mem_cap),
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_hello_split_everywhere),
 		cmocka_unit_test(test_hello_prefixes),

@@ -1,6 +1,7 @@
 /* test_writer.c - the pcap/pcapng writer: files read back by callerid's own
  * reader (timestamps to the nanosecond, link types, interface names),
- * tcpdump-style names, rotation by size and a ring of files. */
+ * tcpdump-style names, rotation by size and a ring of files, and a write
+ * that fails part-way (a file size limit standing in for a full disk). */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +9,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -116,6 +119,80 @@ static void roundtrip(const char *name, bool two_ifaces)
 	assert_int_equal(cid_pcapfile_next(f, &rec), 0);
 	assert_int_equal(cid_pcapfile_warnings(f), 0);
 	cid_pcapfile_free(f);
+}
+
+/* The disk fills up part-way: RLIMIT_FSIZE makes write() stop at `limit`
+ * bytes (a partial write, then EFBIG), as ENOSPC would. The file must end
+ * on a whole record holding exactly the packets the error says, read back
+ * without a warning, and the writer must refuse what comes after. */
+static void full_disk(const char *name, rlim_t limit)
+{
+	struct cid_writer_opts o;
+	struct cid_writer *w;
+	struct cid_pcapfile *f;
+	struct cid_pcap_rec rec;
+	struct rlimit old, lim;
+	struct sigaction ign, prev;
+	char path[512], err[256], want[64];
+	uint8_t pkt[1000];
+	unsigned sent = 0, back = 0;
+	int r = 0;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	cid_writer_opts_default(&o, path);
+	w = cid_writer_new(&o, err, sizeof(err));
+	assert_non_null(w);
+	assert_int_equal(cid_writer_add_iface(w, CID_DLT_EN10MB, "eth0"), 0);
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	assert_int_equal(sigaction(SIGXFSZ, &ign, &prev), 0);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = limit;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	assert_int_equal(cid_writer_start(w, 1), 0);
+	/* 3 MB of packets of odd sizes: several buffer flushes, the last one cut */
+	while (r == 0 && sent < 5000) {
+		uint32_t len = 200 + (sent * 37) % 777;
+		fill(pkt, len, sent);
+		r = cid_writer_packet(w, 0, 1000 + sent, pkt, len, len);
+		if (r == 0)
+			sent++;
+		if (r == 0 && sent % 500 == 0)
+			r = cid_writer_flush(w);
+	}
+	if (r == 0)
+		r = cid_writer_flush(w);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	sigaction(SIGXFSZ, &prev, NULL);
+	assert_int_equal(r, -CID_EIO);
+	assert_non_null(strstr(cid_writer_error(w), path));
+	snprintf(want, sizeof(want), "keeps its first %llu packets", (unsigned long long)cid_writer_packets(w));
+	assert_non_null(strstr(cid_writer_error(w), want));
+	assert_true(cid_writer_packets(w) > 100 && cid_writer_packets(w) < sent);
+	/* nothing more is taken once the file is cut */
+	assert_int_equal(cid_writer_packet(w, 0, 9999, pkt, 100, 100), -CID_EIO);
+	assert_int_equal(cid_writer_flush(w), -CID_EIO);
+	f = cid_pcapfile_open(path, err, sizeof(err));
+	assert_non_null(f);
+	while ((r = cid_pcapfile_next(f, &rec)) == 1) {
+		uint32_t len = 200 + (back * 37) % 777;
+		assert_int_equal(rec.caplen, len);
+		fill(pkt, len, back);
+		assert_memory_equal(rec.data, pkt, len);
+		back++;
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(cid_pcapfile_warnings(f), 0);
+	assert_int_equal(back, cid_writer_packets(w));
+	cid_pcapfile_free(f);
+	cid_writer_free(w);
+}
+
+static void test_full_disk(void **state)
+{
+	(void)state;
+	full_disk("full.pcap", 1500000);
+	full_disk("full.pcapng", 1234567);
 }
 
 static void test_pcap_roundtrip(void **state)
@@ -287,6 +364,7 @@ int main(void)
 		cmocka_unit_test(test_rotate_time),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_unwritable),
+		cmocka_unit_test(test_full_disk),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
