@@ -214,7 +214,9 @@ struct cid_engine_config {
 	size_t num_nets;
 	/* Called when both hellos (or the ClientHello and then end of flow) are known. */
 	void (*on_tls)(void *ctx, struct cid_flow *f);
-	/* Called once per flow as it ends, before it is freed. */
+	/* Called once per flow as it ends, before it is freed. It may take
+	 * over f->tls and f->reqs (setting them NULL): the engine frees what
+	 * is left. */
 	void (*on_end)(void *ctx, struct cid_flow *f);
 	/* Optional: called once per flow as it is created, on its first packet
 	 * (tuple, direction and first_ns set; no packet counted yet). Live

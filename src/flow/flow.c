@@ -197,9 +197,7 @@ static void flow_release(struct cid_engine *e, struct cid_flow *f)
 			cid_flow_held(e, -(int64_t)f->hcap[d]);
 		free(f->hbuf[d]);
 	}
-	if (f->tls)
-		cid_flow_held(e, -(int64_t)sizeof(*f->tls));
-	free(f->tls);
+	free(f->tls); /* uncounted already (end_flow) */
 	free(f->reqs);
 	free(f);
 }
@@ -225,6 +223,10 @@ static void end_flow(struct cid_engine *e, struct cid_flow *f, enum cid_end why)
 	else if (why == CID_END_IDLE)
 		e->st.flows_idle++;
 	cid_flow_tls_settle(e, f);
+	/* The TLS state leaves the engine's budget now: on_end may take it
+	 * over (read's writer queue does), leaving f->tls NULL. */
+	if (f->tls)
+		cid_flow_held(e, -(int64_t)sizeof(*f->tls));
 	if (e->cfg.on_end)
 		e->cfg.on_end(e->cfg.ctx, f);
 	flow_release(e, f);
