@@ -4,12 +4,13 @@
  * pod snapshots, grouped into one lane per owner (docs/timeline.md).
  *
  * Two layers:
- * - the loader (src/analyze/timeline.c) reads the store (schema versions 1
- *   and 2; tables or columns a version lacks read as NULL) and builds the
- *   items and lanes in memory, sorted: lanes by their first item (the
- *   "unattributed" lane last), items in a lane by time;
- * - the writers: text and JSON lines (timeline.c), one self-contained HTML
- *   page with an SVG swimlane chart (timeline_html.c).
+ * - the loader (src/analyze/timeline.c, its per-table readers in
+ *   timeline_load.c) reads the store (schema versions 1 and 2; tables or
+ *   columns a version lacks read as NULL) and builds the items and lanes in
+ *   memory, sorted: lanes by their first item (the "unattributed" lane
+ *   last), items in a lane by time;
+ * - the writers: text and JSON lines (timeline_text.c), one self-contained
+ *   HTML page with an SVG swimlane chart (timeline_html.c).
  *
  * Lanes (keys as the correlator writes attribution.owner_key):
  *   "pod:<namespace>/<name>", "process:<comm>[<pid>]", "host:<ip>" and

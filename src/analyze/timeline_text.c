@@ -1,6 +1,7 @@
 /*
  * timeline_text.c - the text and JSON-lines writers of `callerid timeline`
- * (the loader is timeline.c, the HTML writer timeline_html.c).
+ * (the loader is timeline.c and timeline_load.c, the HTML writer
+ * timeline_html.c).
  */
 #include <math.h>
 #include <stdlib.h>
