@@ -128,13 +128,13 @@ struct cid_flow {
 	uint32_t reqs_written;           /* store: requests already written */
 	/* store: the TLS state its tls row holds (a live flow is put every
 	 * second; the row is rewritten only when this changes) */
-	bool tls_written;
-	uint32_t tls_written_state;
 	int64_t tls_written_ch_ns, tls_written_sh_ns;
+	uint32_t tls_written_state;
+	bool tls_written;
 	bool burst_open;
 	bool burst_answered;
-	int64_t burst_last_c2s_ns;
 	bool tls13_fin_skipped;
+	int64_t burst_last_c2s_ns;
 	bool burst_dropped;               /* the open burst is past the cap */
 	/* Dedup ring: recent packet signatures. */
 	uint32_t dedup_sig[4];
@@ -143,13 +143,13 @@ struct cid_flow {
 	uint8_t dedup_pos;
 	bool closing;                     /* FIN both ways or RST: lingers briefly */
 	bool hello_done;                  /* no more hello parsing on this flow */
+	bool answered;                    /* the server sent data (or a UDP reply) */
 	bool bursts;                      /* request bursts are recorded (TLS-like flow) */
 	uint8_t undecided_tries;          /* payload chunks seen before TLS was recognised */
 	uint8_t stream_start_seen;        /* first chunks checked for plaintext protocols */
 	int64_t close_ns;
 	uint64_t hash;
 	uint64_t touch;                   /* engine's activity counter at the last packet */
-	bool answered;                    /* the server sent data (or a UDP reply) */
 	/* Table links. */
 	struct cid_flow *hnext;           /* hash chain */
 	struct cid_flow *lru_prev, *lru_next;  /* LRU list, or the closing list */

@@ -217,11 +217,11 @@ static void cut_back(struct cid_writer *w, size_t done, int err)
 	}
 	if (ftruncate(w->fd, (off_t)at) != 0)
 		snprintf(w->err, sizeof(w->err), "cannot write %.300s at byte %llu: %s (and cannot cut it back: %s)",
-			 w->cur, (unsigned long long)(w->file_off + done), strerror(err), strerror(errno));
+			 w->cur, (unsigned long long)w->file_off + (unsigned long long)done, strerror(err), strerror(errno));
 	else
 		snprintf(w->err, sizeof(w->err),
 			 "cannot write %.300s at byte %llu: %s; it keeps its first %llu packets (%llu bytes)", w->cur,
-			 (unsigned long long)(w->file_off + done), strerror(err), (unsigned long long)w->file_pkts,
+			 (unsigned long long)w->file_off + (unsigned long long)done, strerror(err), (unsigned long long)w->file_pkts,
 			 (unsigned long long)at);
 }
 

@@ -115,7 +115,7 @@ static int write_batch(struct cid_flowq *q, struct item *batch, size_t n, uint64
 static void *writer(void *arg)
 {
 	struct cid_flowq *q = arg;
-	struct item *batch = malloc(q->cap * sizeof(*batch)), one;
+	struct item *batch = calloc(q->cap, sizeof(*batch)), one = {0};
 	struct item *buf = batch ? batch : &one; /* one at a time without it */
 	size_t max = batch ? q->cap : 1;
 	char err[CID_ERRBUF_SIZE];
