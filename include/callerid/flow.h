@@ -231,7 +231,8 @@ void cid_engine_frame(struct cid_engine *e, int64_t ts_ns, int dlt, uint32_t ifi
 const struct cid_engine_stats *cid_engine_stats(const struct cid_engine *e);
 size_t cid_engine_num_flows(const struct cid_engine *e);
 
-/* Community ID v1 (base64 of SHA-1, seed 0) for a flow: "1:...". */
+/* Community ID v1 (base64 of SHA-1, seed 0) for a flow: "1:...", or ""
+ * when libcrypto could not hash (out of memory). */
 void cid_community_id(const struct cid_flow *f, uint16_t seed, char out[64]);
 
 #endif /* CID_FLOW_H */
