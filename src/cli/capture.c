@@ -311,6 +311,12 @@ static void summary(const struct cap_ctx *c, const struct cid_live_stats *ls)
 		fprintf(stderr, "  request bursts over the per-flow cap: %llu\n", (unsigned long long)st->reqs_dropped);
 	if (st->alloc_failed)
 		fprintf(stderr, "  allocation failures: %llu\n", (unsigned long long)st->alloc_failed);
+	if (cid_store_hash_failures(c->store))
+		fprintf(stderr, "  fingerprints not computed (libcrypto failed, out of memory): %llu\n",
+			(unsigned long long)cid_store_hash_failures(c->store));
+	if (cid_tlsline_lost(c->lines))
+		fprintf(stderr, "  TLS lines not printed or incomplete (out of memory): %llu\n",
+			(unsigned long long)cid_tlsline_lost(c->lines));
 	if (c->wr)
 		fprintf(stderr, "%llu packets written to %llu file(s), last %s\n",
 			(unsigned long long)cid_writer_packets(c->wr), (unsigned long long)cid_writer_files(c->wr),
