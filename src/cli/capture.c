@@ -204,7 +204,7 @@ static void on_http(void *ctx, struct cid_flow *f, const struct cid_http_rec *r)
 {
 	struct cap_ctx *c = ctx;
 	char cli[64], when[40];
-	if (r->parse_error || !r->req.method_len ||
+	if (r->parse_error[0] || !r->req.method_len ||
 	    (r->req.imds == CID_HTTP_IMDS_NONE && memcmp(&f->srv, &c->imds_addr, sizeof(c->imds_addr))))
 		return;
 	c->imds_reqs++;

@@ -1003,7 +1003,10 @@ static void write_row(struct cid_ingest *ig, const struct chunk *c, const struct
 			sqlite3_bind_double(w, k + 1, v->d);
 			break;
 		case SQLITE_TEXT:
-			sqlite3_bind_text(w, k + 1, c->bytes + v->off, (int)v->len, SQLITE_STATIC);
+			/* up to a NUL (\u0000 in the JSON): stored text is a C
+			 * string everywhere */
+			sqlite3_bind_text(w, k + 1, c->bytes + v->off, (int)strnlen(c->bytes + v->off, v->len),
+					  SQLITE_STATIC);
 			break;
 		case SQLITE_BLOB:
 			sqlite3_bind_blob(w, k + 1, c->bytes + v->off, (int)v->len, SQLITE_STATIC);

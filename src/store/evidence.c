@@ -60,11 +60,13 @@ void cid_evidence_free(struct cid_evidence *e)
 	free(e);
 }
 
-/* Text is copied, which needs memory: the first failure is kept for run(),
- * which then writes nothing rather than a row with a NULL in its place. */
+/* Wire text up to its first NUL byte (a DNS label may carry one; stored
+ * text is a C string everywhere, as in store.c). Text is copied, which
+ * needs memory: the first failure is kept for run(), which then writes
+ * nothing rather than a row with a NULL in its place. */
 static void bind_textn(struct cid_evidence *e, sqlite3_stmt *st, int i, const char *p, size_t n)
 {
-	int rc = p ? sqlite3_bind_text64(st, i, p, (sqlite3_uint64)n, SQLITE_TRANSIENT, SQLITE_UTF8)
+	int rc = p ? sqlite3_bind_text64(st, i, p, (sqlite3_uint64)strnlen(p, n), SQLITE_TRANSIENT, SQLITE_UTF8)
 		   : sqlite3_bind_null(st, i);
 	if (rc != SQLITE_OK)
 		e->bind_failed = true;
@@ -117,7 +119,7 @@ int cid_evidence_put_http(struct cid_evidence *e, int64_t flow_id, const struct 
 		return rc;
 	bind_id(st, 1, flow_id);
 	sqlite3_bind_int64(st, 2, r->ts_ns / 1000);
-	if (r->parse_error) {
+	if (r->parse_error[0]) {
 		/* a broken direction: when and why, nothing else */
 		bind_textn(e, st, 14, r->parse_error, strlen(r->parse_error));
 		return run(e, st);
@@ -148,12 +150,13 @@ void cid_evidence_dns_answers_json(struct cid_buf *b, const struct cid_dns_msg *
 		const struct cid_dns_rr *rr = &m->answers[i];
 		if (i)
 			cid_buf_addc(b, ',');
+		/* names up to a NUL byte, like every stored wire string */
 		cid_buf_adds(b, "{\"name\":");
-		cid_esc_json(b, rr->name.text, rr->name.len);
+		cid_esc_json(b, rr->name.text, strnlen(rr->name.text, rr->name.len));
 		cid_buf_printf(b, ",\"type\":\"%s\",\"ttl\":%lu,\"data\":", cid_dns_type_name(rr->type),
 			       (unsigned long)rr->ttl);
 		if (rr->type == CID_DNS_TYPE_CNAME)
-			cid_esc_json(b, rr->target.text, rr->target.len);
+			cid_esc_json(b, rr->target.text, strnlen(rr->target.text, rr->target.len));
 		else {
 			cid_addr_str(&rr->addr, addr, sizeof(addr));
 			cid_esc_json(b, addr, strlen(addr));

@@ -482,11 +482,14 @@ static int run(struct cid_store *s, sqlite3_stmt *st, const char *what)
 	return r;
 }
 
-/* Wire text is bound with its length, every byte as it came (a NUL
- * included); the first failure is kept for run(). */
+/* Wire text is bound with its length, every byte as it came (quotes,
+ * backslashes, bytes that are not UTF-8) up to its first NUL byte, which
+ * ends it: stored text is a C string everywhere (the SNI parser already
+ * stops there; README "Strings from the wire"). The first failure is kept
+ * for run(). */
 static void bind_textn(struct cid_store *s, sqlite3_stmt *st, int i, const char *p, size_t n)
 {
-	int rc = p ? sqlite3_bind_text64(st, i, p, (sqlite3_uint64)n, SQLITE_TRANSIENT, SQLITE_UTF8)
+	int rc = p ? sqlite3_bind_text64(st, i, p, (sqlite3_uint64)strnlen(p, n), SQLITE_TRANSIENT, SQLITE_UTF8)
 		   : sqlite3_bind_null(st, i);
 	if (rc != SQLITE_OK && !s->bind_rc)
 		s->bind_rc = rc;
