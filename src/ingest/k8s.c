@@ -556,6 +556,11 @@ static int store_items(struct cid_k8s *k, const char *p, size_t p_len, int list_
 		}
 		const char *v = col_text(it, 1);
 		size_t vn = (size_t)sqlite3_column_bytes(it, 1);
+		if (vn > CID_K8S_ITEM_CAP) {
+			rc = item_fail(k, index, NULL, "%zu bytes, over the %u-byte cap of one object", vn,
+				       CID_K8S_ITEM_CAP);
+			break;
+		}
 		rc = kind == K_POD ? store_pod(k, index, v, vn) : store_node(k, index, v, vn);
 		if (rc != 0)
 			break;
@@ -569,11 +574,49 @@ static int store_items(struct cid_k8s *k, const char *p, size_t p_len, int list_
 
 /* Recognises the document and stores its objects. 0, 1 (rejected, reported)
  * or -CID_EDB. Runs inside the file's SAVEPOINT. */
+/* Before SQLite parses anything (its JSON functions parse a document once
+ * per field, a 50 MB string took gigabytes): the offset of the first
+ * bracket nesting deeper than CID_K8S_MAX_DEPTH or of the first string
+ * longer than CID_K8S_ITEM_CAP, with what it is in *why; SIZE_MAX when
+ * neither. kubectl output nests a few levels, and etcd refuses objects
+ * over 1.5 MiB, so neither is real. Strings are skipped, escapes honoured. */
+static size_t implausible(const char *p, size_t n, const char **why)
+{
+	size_t depth = 0, str_start = 0;
+	bool in_str = false;
+	for (size_t i = 0; i < n; i++) {
+		char b = p[i];
+		if (in_str) {
+			if (b == '\\')
+				i++;
+			else if (b == '"')
+				in_str = false;
+			if (in_str && i - str_start > CID_K8S_ITEM_CAP) {
+				*why = "a string longer than the cap of one object";
+				return str_start;
+			}
+		} else if (b == '"') {
+			in_str = true;
+			str_start = i;
+		} else if (b == '{' || b == '[') {
+			if (++depth > CID_K8S_MAX_DEPTH) {
+				*why = "nesting deeper than " CID_K8S_MAX_DEPTH_TEXT " levels";
+				return i;
+			}
+		} else if ((b == '}' || b == ']') && depth) {
+			depth--;
+		}
+	}
+	return SIZE_MAX;
+}
+
 static int store_doc(struct cid_k8s *k, const uint8_t *p, size_t p_len)
 {
 	sqlite3_stmt *v = k->st[S_VALID], *r = k->st[S_ROOT];
 	const char *text = (const char *)p;
 	const void *nul;
+	const char *why = NULL;
+	size_t odd;
 	int rc = 1;
 
 	if (p_len >= 2 && ((p[0] == 0xff && p[1] == 0xfe) || (p[0] == 0xfe && p[1] == 0xff)))
@@ -587,6 +630,8 @@ static int store_doc(struct cid_k8s *k, const uint8_t *p, size_t p_len)
 				 (size_t)((const char *)nul - (const char *)p));
 	if (p_len > INT32_MAX)
 		return item_fail(k, -1, NULL, "too large for SQLite's JSON functions");
+	if ((odd = implausible(text, p_len, &why)) != SIZE_MAX)
+		return item_fail(k, -1, NULL, "%s at byte %zu", why, odd + (size_t)(text - (const char *)p));
 	sqlite3_bind_text(v, 1, text, (int)p_len, SQLITE_STATIC);
 	if (sqlite3_step(v) != SQLITE_ROW || sqlite3_column_int(v, 0) != 1) {
 		bool oom = sqlite3_errcode(k->db) == SQLITE_NOMEM;
@@ -622,6 +667,8 @@ static int store_doc(struct cid_k8s *k, const uint8_t *p, size_t p_len)
 		else
 			rc = store_items(k, text, p_len,
 					 !strcmp(kind, "PodList") ? K_POD : !strcmp(kind, "NodeList") ? K_NODE : -1);
+	} else if ((kind_of(kind) == K_POD || kind_of(kind) == K_NODE) && p_len > CID_K8S_ITEM_CAP) {
+		rc = item_fail(k, -1, NULL, "%zu bytes, over the %u-byte cap of one object", p_len, CID_K8S_ITEM_CAP);
 	} else if (kind_of(kind) == K_POD) {
 		rc = store_pod(k, -1, text, p_len);
 	} else if (kind_of(kind) == K_NODE) {
