@@ -171,8 +171,9 @@ static void summary(const char *path, const struct cid_engine_stats *st, const s
 		fprintf(stderr, "  request bursts over the per-flow cap: %llu\n", (unsigned long long)st->reqs_dropped);
 	if (st->time_backwards)
 		fprintf(stderr, "  packets with time going backwards: %llu\n", (unsigned long long)st->time_backwards);
-	if (st->alloc_failed + alloc_failed)
-		fprintf(stderr, "  allocation failures: %llu\n", (unsigned long long)(st->alloc_failed + alloc_failed));
+	alloc_failed += st->alloc_failed;
+	if (alloc_failed)
+		fprintf(stderr, "  allocation failures: %llu\n", (unsigned long long)alloc_failed);
 	if (hash_failed)
 		fprintf(stderr, "  fingerprints not computed (libcrypto failed, out of memory): %llu\n",
 			(unsigned long long)hash_failed);
