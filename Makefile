@@ -42,6 +42,10 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
+# Allocation-failure injection (tests/oom): callerid's own allocations are
+# routed through the harness with --wrap.
+OOM_BIN  := $(BUILD)/oom/oom_harness
+OOM_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup
 TOOL_SRC := $(sort $(wildcard bench/*.c))
 TOOL_BIN := $(TOOL_SRC:bench/%.c=$(BUILD)/bench/%)
 
@@ -75,11 +79,15 @@ $(BUILD)/fuzz-replay/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay_main.
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
+$(OOM_BIN): $(BUILD)/tests/oom/oom_harness.o $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(OOM_WRAP) -o $@ $^ $(PKG_LIBS) -lm
+
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-tests: $(BIN) $(UNIT_BIN) $(REPLAY_BIN) $(TOOL_BIN)
+tests: $(BIN) $(UNIT_BIN) $(REPLAY_BIN) $(TOOL_BIN) $(OOM_BIN)
 
 # The README's test command. Installs what is missing first.
 check: deps

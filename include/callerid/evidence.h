@@ -35,8 +35,9 @@ void cid_evidence_free(struct cid_evidence *e);
 /* Writes one http row for a record of cid_http_conn_next, inside the
  * store's current batch (begun if needed, counted with
  * cid_store_row_done). flow_id: the flow's row id, 0 for NULL. Times
- * become microseconds. 0 or -CID_EDB (the reason is then
- * sqlite3_errmsg(cid_store_db(s))). */
+ * become microseconds. 0, -CID_EDB (the reason is then
+ * sqlite3_errmsg(cid_store_db(s))) or -CID_ENOMEM (a value could not be
+ * bound; nothing was written). */
 int cid_evidence_put_http(struct cid_evidence *e, int64_t flow_id, const struct cid_http_rec *r);
 
 /* Where and when a DNS message was seen. client = the side that asked
@@ -52,7 +53,8 @@ struct cid_dns_seen {
 /* Writes one dns row. st/reason are what cid_dns_parse returned: on OK, m
  * fills the row; otherwise the row keeps the place and time with
  * parse_error "<status>: <reason>" and whatever header m holds when st is
- * not OK is ignored (m may then be NULL). 0 or -CID_EDB. */
+ * not OK is ignored (m may then be NULL). 0, -CID_EDB or -CID_ENOMEM, as
+ * cid_evidence_put_http. */
 int cid_evidence_put_dns(struct cid_evidence *e, const struct cid_dns_seen *w, const struct cid_dns_msg *m,
 			 enum cid_status st, const char *reason);
 

@@ -254,7 +254,8 @@ size_t cid_engine_num_flows(const struct cid_engine *e);
  * flow_mem caps); 0 once the table is empty. */
 size_t cid_engine_held(const struct cid_engine *e);
 
-/* Community ID v1 (base64 of SHA-1, seed 0) for a flow: "1:...". */
+/* Community ID v1 (base64 of SHA-1, seed 0) for a flow: "1:...", or ""
+ * when libcrypto could not hash (out of memory). */
 void cid_community_id(const struct cid_flow *f, uint16_t seed, char out[64]);
 
 #endif /* CID_FLOW_H */

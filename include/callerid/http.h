@@ -91,9 +91,11 @@ struct cid_http_rec {
 	int64_t answer_ns;    /* time of the response head; 0 when none was seen */
 	uint16_t status;      /* response status; 0 when none was seen */
 	struct cid_http_req req;
-	/* A record with parse_error set stands for a direction that broke
-	 * (req is then empty): "request: <reason>" or "response: <reason>". */
-	const char *parse_error;
+	/* A record with parse_error set (non-empty) stands for a direction
+	 * that broke (req is then empty): "request: <reason>" or "response:
+	 * <reason>". Held in the record, not pointed to: records are copied
+	 * to the writer thread and outlive their connection. */
+	char parse_error[96];
 };
 
 /* Counters of one connection. */

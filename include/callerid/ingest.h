@@ -84,9 +84,11 @@ enum cid_status cid_ct_split(const uint8_t *p, size_t p_len, const struct cid_ct
 /*
  * Finds the end of the JSON value at the start of c (after whitespace):
  * *val gets its bytes and c moves past it. Checks only strings, escapes and
- * bracket nesting, not the grammar. CID_OK, CID_TRUNCATED (ends inside the
- * value), CID_MALFORMED (mismatched bracket, too deep, no value). On failure
- * c is unchanged.
+ * bracket nesting, not the grammar. CID_OK; CID_UNSUPPORTED when the value
+ * nests deeper than CID_CT_MAX_DEPTH (*val and c are still set, so the
+ * caller can skip it whole; brackets below that depth are only counted);
+ * CID_TRUNCATED (ends inside the value), CID_MALFORMED (mismatched
+ * bracket, no value). On those failures c is unchanged.
  */
 enum cid_status cid_ct_scan_value(struct cid_cur *c, struct cid_cur *val);
 

@@ -25,6 +25,12 @@
 /* Caps on untrusted input (one place). */
 #define CID_K8S_FILE_CAP (1024ull * 1024u * 1024u) /* bytes of one snapshot file */
 #define CID_K8S_MAX_ITEMS 1000000u                 /* items of one List */
+/* bytes of one pod or node object: etcd refuses objects over 1.5 MiB, so a
+ * larger one is not real; SQLite's JSON functions would parse it once per
+ * field (a 50 MB pod took 2.8 GB) */
+#define CID_K8S_ITEM_CAP (2u * 1024u * 1024u)
+#define CID_K8S_MAX_DEPTH 256u                     /* JSON nesting of a file */
+#define CID_K8S_MAX_DEPTH_TEXT "256"
 #define CID_K8S_MAX_HOST_PODS 1024u                /* hostNetwork pods returned per node */
 
 /* Sizes of the text kept in the result structs (Kubernetes limits: DNS

@@ -75,5 +75,8 @@ void cid_table_json(struct cid_table *t, const char *json);
 void cid_table_end_row(struct cid_table *t);
 /* Prints buffered rows and frees. NULL-safe. */
 void cid_table_free(struct cid_table *t);
+/* Rows (and a CSV header) not printed because memory ran out while they
+ * were built: a row is printed whole or not at all. */
+uint64_t cid_table_dropped(const struct cid_table *t);
 
 #endif /* CID_OUTPUT_H */

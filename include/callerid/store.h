@@ -27,6 +27,10 @@ struct cid_store *cid_store_open(const char *path, bool readonly, char *err, siz
 void cid_store_free(struct cid_store *s);
 /* Last error text. */
 const char *cid_store_errmsg(const struct cid_store *s);
+/* Fingerprints (JA3, JA3S, JA4, Community ID) stored as NULL since the
+ * store was opened because libcrypto could not compute them (out of
+ * memory): counted so that the caller can report them. */
+uint64_t cid_store_hash_failures(const struct cid_store *s);
 /* The connection, for modules (ingest, analyze) that run their own SQL. */
 sqlite3 *cid_store_db(struct cid_store *s);
 /* Current schema version written by this build. */

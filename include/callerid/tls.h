@@ -107,12 +107,14 @@ uint16_t cid_tls_negotiated_version(const struct cid_tls_hello *sh);
 #define CID_JA4_LEN 37u  /* "t13d1516h2_8daaf6152771_e5627efa2ab1" + NUL */
 
 /* JA3 (client) and JA3S (server) strings and MD5 hex (libcrypto). GREASE
- * values removed per the published JA3 definition. Returns false if str_cap
- * was too small (str is then cut and the hash not computed). */
+ * values removed per the published JA3 definition. Returns false, with
+ * md5_hex empty, if str_cap was too small (str is then cut) or libcrypto
+ * could not hash (out of memory, MD5 not available). */
 bool cid_ja3(const struct cid_tls_hello *ch, char *str, size_t str_cap, char md5_hex[33]);
 bool cid_ja3s(const struct cid_tls_hello *sh, char *str, size_t str_cap, char md5_hex[33]);
 /* JA4 (client) per FoxIO's published JA4 definition; transport 't' (TCP),
- * 'q' (QUIC) or 'd' (DTLS). out must hold CID_JA4_LEN. */
+ * 'q' (QUIC) or 'd' (DTLS). out must hold CID_JA4_LEN; it is left empty
+ * when libcrypto could not hash (out of memory). */
 void cid_ja4(const struct cid_tls_hello *ch, char transport, char out[CID_JA4_LEN]);
 
 #endif /* CID_TLS_H */

@@ -355,6 +355,9 @@ static void parse_idb_options(struct cid_pcapfile *f, struct iface *i, struct ci
 			if (i->name) {
 				cid_cur_copy(&v, (uint8_t *)i->name, len);
 				i->name[len] = '\0';
+			} else {
+				/* flows show the interface's number instead */
+				warn(f, "interface name dropped: out of memory");
 			}
 		} else if (code == 9 && len >= 1) {          /* if_tsresol */
 			uint8_t r;

@@ -42,11 +42,12 @@
 #define TICK_NS 1000000000LL
 #define FILTER_MAX 16384
 #define ATTRIB_TIMEOUT_MS 1   /* ring block timeout with live attribution */
-/* Capabilities kept after -Z: none. Live attribution is turned off with
- * -Z, since it needs CAP_NET_ADMIN (conntrack, sock_diag in other
- * namespaces), CAP_SYS_PTRACE + CAP_DAC_READ_SEARCH (/proc/PID/fd and ns of
- * other users) and CAP_SYS_ADMIN (setns into pod namespaces): see
- * docs/capture.md and docs/attrib.md. */
+/* Capabilities kept after -Z: none, in any set (bounding and ambient
+ * included). Live attribution is turned off with -Z, since it needs
+ * CAP_NET_ADMIN (conntrack, sock_diag in other namespaces), CAP_SYS_PTRACE
+ * + CAP_DAC_READ_SEARCH (/proc/PID/fd and ns of other users) and
+ * CAP_SYS_ADMIN (setns into pod namespaces): see docs/capture.md and
+ * docs/attrib.md. */
 #define KEEP_CAPS 0ULL
 
 static volatile sig_atomic_t got_signal;
@@ -212,7 +213,7 @@ static void on_http(void *ctx, struct cid_flow *f, const struct cid_http_rec *r)
 {
 	struct cap_ctx *c = ctx;
 	char cli[64], when[40];
-	if (r->parse_error || !r->req.method_len ||
+	if (r->parse_error[0] || !r->req.method_len ||
 	    (r->req.imds == CID_HTTP_IMDS_NONE && memcmp(&f->srv, &c->imds_addr, sizeof(c->imds_addr))))
 		return;
 	c->imds_reqs++;
@@ -345,6 +346,12 @@ static void summary(const struct cap_ctx *c, const struct cid_live_stats *ls)
 		fprintf(stderr, "  request bursts over the per-flow cap: %llu\n", (unsigned long long)st->reqs_dropped);
 	if (st->alloc_failed)
 		fprintf(stderr, "  allocation failures: %llu\n", (unsigned long long)st->alloc_failed);
+	if (cid_store_hash_failures(c->store))
+		fprintf(stderr, "  fingerprints not computed (libcrypto failed, out of memory): %llu\n",
+			(unsigned long long)cid_store_hash_failures(c->store));
+	if (cid_tlsline_lost(c->lines))
+		fprintf(stderr, "  TLS lines not printed or incomplete (out of memory): %llu\n",
+			(unsigned long long)cid_tlsline_lost(c->lines));
 	if (c->wr)
 		fprintf(stderr, "%llu packets written to %llu file(s), last %s\n",
 			(unsigned long long)cid_writer_packets(c->wr), (unsigned long long)cid_writer_files(c->wr),
@@ -354,11 +361,16 @@ static void summary(const struct cap_ctx *c, const struct cid_live_stats *ls)
 }
 
 /* -Z: give the database and the -w file to USER, then become USER keeping
- * only KEEP_CAPS. */
+ * only KEEP_CAPS (none), with the bounding and ambient sets emptied and
+ * no_new_privs set, so that not even an exec of a set-user-ID program can
+ * bring a privilege back. docs/capture.md lists the resulting
+ * /proc/PID/status lines; tests/privs/privs.t checks them. */
 static int drop_privileges(struct cap_ctx *c, const char *user, const char *db_path, char *err, size_t err_len)
 {
 	struct passwd *pw = getpwnam(user);
 	static const char *const sfx[] = {"", "-wal", "-shm"};
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2];
 	if (!pw) {
 		snprintf(err, err_len, "-Z: no user '%s'", user);
 		return -1;
@@ -375,6 +387,21 @@ static int drop_privileges(struct cap_ctx *c, const char *user, const char *db_p
 		snprintf(err, err_len, "-Z: %s", cid_writer_error(c->wr));
 		return -1;
 	}
+	/* The bounding set (needs CAP_SETPCAP, so while still root): every
+	 * capability the kernel knows, until PR_CAPBSET_READ says EINVAL. */
+	for (unsigned long cap = 0; cap < 64; cap++) {
+		if (prctl(PR_CAPBSET_READ, cap, 0L, 0L, 0L) < 0)
+			break;
+		if (!(KEEP_CAPS & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0L, 0L, 0L) != 0) {
+			snprintf(err, err_len, "-Z: cannot drop capability %lu from the bounding set: %s", cap,
+				 strerror(errno));
+			return -1;
+		}
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0L, 0L, 0L) != 0 && errno != EINVAL) {
+		snprintf(err, err_len, "-Z: cannot clear the ambient capabilities: %s", strerror(errno));
+		return -1;
+	}
 	if (KEEP_CAPS && prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) != 0) {
 		snprintf(err, err_len, "-Z: PR_SET_KEEPCAPS: %s", strerror(errno));
 		return -1;
@@ -383,19 +410,30 @@ static int drop_privileges(struct cap_ctx *c, const char *user, const char *db_p
 		snprintf(err, err_len, "-Z: cannot become %s: %s", user, strerror(errno));
 		return -1;
 	}
-	if (KEEP_CAPS) {
-		struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
-		struct __user_cap_data_struct data[2];
-		memset(data, 0, sizeof(data));
-		data[0].effective = data[0].permitted = (uint32_t)KEEP_CAPS;
-		data[1].effective = data[1].permitted = (uint32_t)(KEEP_CAPS >> 32);
-		if (syscall(SYS_capset, &hdr, data) != 0) {
-			snprintf(err, err_len, "-Z: capset: %s", strerror(errno));
-			return -1;
-		}
-		(void)prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L);
+	/* setuid clears the permitted and effective sets but not the
+	 * inheritable one: all three are set here, to KEEP_CAPS and none */
+	memset(data, 0, sizeof(data));
+	data[0].effective = data[0].permitted = (uint32_t)KEEP_CAPS;
+	data[1].effective = data[1].permitted = (uint32_t)(KEEP_CAPS >> 32);
+	if (syscall(SYS_capset, &hdr, data) != 0) {
+		snprintf(err, err_len, "-Z: capset: %s", strerror(errno));
+		return -1;
 	}
-	if (pw->pw_uid != 0 && setuid(0) == 0) {
+	if (KEEP_CAPS)
+		(void)prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) != 0) {
+		snprintf(err, err_len, "-Z: PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+		return -1;
+	}
+	/* check rather than trust: no way back to root, no capability left */
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data) != 0 || data[0].effective != (uint32_t)KEEP_CAPS ||
+	    data[0].permitted != (uint32_t)KEEP_CAPS || data[0].inheritable || data[1].inheritable ||
+	    data[1].effective != (uint32_t)(KEEP_CAPS >> 32) || data[1].permitted != (uint32_t)(KEEP_CAPS >> 32)) {
+		snprintf(err, err_len, "-Z: capabilities left after the drop");
+		return -1;
+	}
+	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
 		snprintf(err, err_len, "-Z: root could be regained");
 		return -1;
 	}

@@ -130,7 +130,10 @@ int cid_cmd_ingest(int argc, char **argv)
 	}
 	const struct cid_ingest_stats *st = cid_ingest_stats(ig);
 	t = cid_table_new(stdout, fmt, cols, sizeof(cols) / sizeof(cols[0]));
-	if (t) {
+	if (!t) {
+		cid_cli_err("ingest", "out of memory printing the counts");
+		rc = 1;
+	} else {
 		cid_table_int(t, (int64_t)st->files);
 		cid_table_int(t, (int64_t)st->files_failed);
 		cid_table_int(t, (int64_t)st->digests);
@@ -140,6 +143,10 @@ int cid_cmd_ingest(int argc, char **argv)
 		cid_table_int(t, (int64_t)st->filtered);
 		cid_table_int(t, (int64_t)st->bad);
 		cid_table_end_row(t);
+		if (cid_table_dropped(t)) {
+			cid_cli_err("ingest", "out of memory printing the counts");
+			rc = 1;
+		}
 		cid_table_free(t);
 	}
 out:

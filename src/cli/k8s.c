@@ -102,13 +102,20 @@ int cid_cmd_k8s(int argc, char **argv)
 	}
 	const struct cid_k8s_stats *st = cid_k8s_stats(k);
 	t = cid_table_new(stdout, fmt, cols, sizeof(cols) / sizeof(cols[0]));
-	if (t) {
+	if (!t) {
+		cid_cli_err("k8s", "out of memory printing the counts");
+		rc = 1;
+	} else {
 		cid_table_int(t, (int64_t)st->files);
 		cid_table_int(t, (int64_t)st->files_failed);
 		cid_table_int(t, (int64_t)st->pods);
 		cid_table_int(t, (int64_t)st->nodes);
 		cid_table_int(t, (int64_t)st->replaced);
 		cid_table_end_row(t);
+		if (cid_table_dropped(t)) {
+			cid_cli_err("k8s", "out of memory printing the counts");
+			rc = 1;
+		}
 		cid_table_free(t);
 	}
 out:

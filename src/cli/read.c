@@ -38,6 +38,7 @@ struct read_ctx {
 	bool quiet;
 	int store_failed;
 	char store_err[CID_ERRBUF_SIZE];
+	uint64_t alloc_failed; /* outside the engine, reported with its count */
 };
 
 static void usage(FILE *f)
@@ -88,6 +89,11 @@ static void on_end(void *ctx, struct cid_flow *f)
 		return;
 	cid_buf_init(&b, 4096);
 	ifaces_text(rc->pf, f, &b);
+	if (b.oom) {
+		/* stored with the interface numbers instead of their names */
+		rc->alloc_failed++;
+		cid_buf_reset(&b);
+	}
 	if (rc->q) {
 		if (!cid_flowq_put(rc->q, rc->capture_id, f, b.len ? cid_buf_str(&b) : NULL)) {
 			rc->store_failed = 1;
@@ -133,7 +139,7 @@ static void progress(const char *path, uint64_t off, uint64_t size, bool done)
 }
 
 static void summary(const char *path, const struct cid_engine_stats *st, const struct cid_pcapfile *pf,
-		    uint64_t bpf_dropped)
+		    uint64_t bpf_dropped, uint64_t hash_failed, uint64_t lines_lost, uint64_t alloc_failed)
 {
 	fprintf(stderr, "%s: %llu packets, %llu decoded, %llu flows, %llu TLS flows, %llu request bursts\n", path,
 		(unsigned long long)st->frames, (unsigned long long)st->decoded, (unsigned long long)st->flows,
@@ -169,8 +175,15 @@ static void summary(const char *path, const struct cid_engine_stats *st, const s
 		fprintf(stderr, "  request bursts over the per-flow cap: %llu\n", (unsigned long long)st->reqs_dropped);
 	if (st->time_backwards)
 		fprintf(stderr, "  packets with time going backwards: %llu\n", (unsigned long long)st->time_backwards);
-	if (st->alloc_failed)
-		fprintf(stderr, "  allocation failures: %llu\n", (unsigned long long)st->alloc_failed);
+	alloc_failed += st->alloc_failed;
+	if (alloc_failed)
+		fprintf(stderr, "  allocation failures: %llu\n", (unsigned long long)alloc_failed);
+	if (hash_failed)
+		fprintf(stderr, "  fingerprints not computed (libcrypto failed, out of memory): %llu\n",
+			(unsigned long long)hash_failed);
+	if (lines_lost)
+		fprintf(stderr, "  TLS lines not printed or incomplete (out of memory): %llu\n",
+			(unsigned long long)lines_lost);
 	if (cid_pcapfile_warnings(pf))
 		fprintf(stderr, "  warnings: %llu (first: %s)\n", (unsigned long long)cid_pcapfile_warnings(pf),
 			cid_pcapfile_warning(pf));
@@ -290,6 +303,12 @@ int cid_cmd_read(int argc, char **argv)
 		rc.q = cid_flowq_new(rc.store, 1024);
 	}
 	rc.lines = cid_tlsline_new(stdout, fmt);
+	if (!rc.lines) {
+		cid_cli_err("read", "out of memory");
+		cid_flowq_free(rc.q);
+		cid_store_free(rc.store);
+		return 1;
+	}
 	cfg.on_tls = on_tls;
 	cfg.on_end = on_end;
 	cfg.ctx = &rc;
@@ -302,7 +321,8 @@ int cid_cmd_read(int argc, char **argv)
 		struct cid_pcap_rec rec;
 		struct cid_engine *eng;
 		struct stat stt;
-		uint64_t size = 0, bpf_dropped = 0;
+		uint64_t size = 0, bpf_dropped = 0, hash0 = cid_store_hash_failures(rc.store);
+		uint64_t lost0 = cid_tlsline_lost(rc.lines), oom0 = rc.alloc_failed;
 		int64_t first_ts = 0, last_ts = 0;
 		bool show_progress;
 		time_t last_prog = 0;
@@ -385,7 +405,8 @@ int cid_cmd_read(int argc, char **argv)
 			status = 1;
 			rc.store_failed = 0;
 		}
-		summary(path, cid_engine_stats(eng), rc.pf, bpf_dropped);
+		summary(path, cid_engine_stats(eng), rc.pf, bpf_dropped, cid_store_hash_failures(rc.store) - hash0,
+			cid_tlsline_lost(rc.lines) - lost0, rc.alloc_failed - oom0);
 		cid_engine_free(eng);
 		cid_pcapfile_free(rc.pf);
 		rc.pf = NULL;

@@ -10,6 +10,7 @@ struct tlsline {
 	enum cid_fmt fmt;
 	struct cid_table *t;   /* json / csv */
 	struct cid_buf b;
+	uint64_t lost;         /* lines not printed, or without a fingerprint, for want of memory */
 };
 
 static const char *const cols[] = {"time", "client", "server", "sni", "version", "cipher",
@@ -23,8 +24,13 @@ struct tlsline *cid_tlsline_new(FILE *out, enum cid_fmt fmt)
 	l->out = out;
 	l->fmt = fmt;
 	cid_buf_init(&l->b, 1 << 16);
-	if (fmt != CID_FMT_TABLE)
+	if (fmt != CID_FMT_TABLE) {
 		l->t = cid_table_new(out, fmt, cols, sizeof(cols) / sizeof(cols[0]));
+		if (!l->t) {
+			cid_tlsline_free(l);
+			return NULL;
+		}
+	}
 	return l;
 }
 
@@ -66,9 +72,12 @@ void cid_tlsline_print(struct tlsline *l, const struct cid_flow *f)
 		group = t->sh.num_key_share ? cid_tls_group_name(t->sh.key_share[0]) : NULL;
 	}
 	if (t->have_ch) {
+		/* the JA3 string always fits: false means libcrypto failed */
 		cid_ja4(&t->ch, 't', ja4);
 		if (!cid_ja3(&t->ch, ja3s, sizeof(ja3s), ja3h))
 			ja3h[0] = '\0';
+		if (!ja4[0] || !ja3h[0])
+			l->lost++;
 	}
 	if (l->fmt != CID_FMT_TABLE) {
 		cid_table_str(l->t, when);
@@ -108,5 +117,14 @@ void cid_tlsline_print(struct tlsline *l, const struct cid_flow *f)
 		cid_buf_printf(&l->b, " ja4=%s", ja4);
 	if (t->status != CID_TLSS_OK)
 		cid_buf_printf(&l->b, " [%s]", cid_tls_status_name(t->status));
+	if (l->b.oom) {
+		l->lost++; /* whole or not at all */
+		return;
+	}
 	fprintf(l->out, "%s\n", cid_buf_str(&l->b));
+}
+
+uint64_t cid_tlsline_lost(const struct tlsline *l)
+{
+	return l ? l->lost + cid_table_dropped(l->t) : 0;
 }

@@ -73,9 +73,9 @@ static void take_http_records(struct cid_engine *e, struct cid_flow *f)
 	struct cid_flow_ev *ev = f->ev;
 	struct cid_http_rec r;
 	while (cid_http_conn_next(ev->http, &r)) {
-		if (!r.parse_error)
+		if (!r.parse_error[0])
 			e->st.http_reqs++;
-		if (e->cfg.on_http && !r.parse_error)
+		if (e->cfg.on_http && !r.parse_error[0])
 			e->cfg.on_http(e->cfg.ctx, f, &r);
 		if (ev->num_http >= CID_EV_PER_FLOW || e->ev_records >= CID_EV_TOTAL) {
 			ev->dropped++;

@@ -132,6 +132,7 @@ struct chunk {
 	size_t num_evs;
 	char *bytes;
 	size_t num_bytes, cap_bytes;
+	size_t lost; /* records whose event could not be made (out of memory) */
 };
 
 struct queue {
@@ -205,6 +206,7 @@ static void chunk_reset(struct chunk *c)
 {
 	c->num_evs = 0;
 	c->num_bytes = 0;
+	c->lost = 0;
 	if (c->cap_bytes > 4u * CHUNK_BYTES) {
 		char *nb = realloc(c->bytes, CHUNK_BYTES);
 		if (nb) {
@@ -272,6 +274,7 @@ static struct ev *ev_new(struct cid_ingest *ig, enum ev_kind kind, size_t n)
 		size_t ncap = c->num_bytes + n;
 		char *nb = realloc(c->bytes, ncap);
 		if (!nb) {
+			c->lost++; /* the writer reports it with the file */
 			return NULL;
 		}
 		c->bytes = nb;
@@ -564,9 +567,17 @@ static void emit_row(struct cid_ingest *ig, size_t index, const char *p, size_t 
 		if (fields[i].kind == K_TAGS && first_byte(s, col) != '{') {
 			/* session_tags from requestParameters.tags (an array) */
 			if (first_byte(s, col + 1) == '[') {
+				int rc;
 				sqlite3_bind_text(t, 1, p, -1, SQLITE_STATIC);
-				if (sqlite3_step(t) == SQLITE_ROW)
+				rc = sqlite3_step(t);
+				if (rc == SQLITE_ROW) {
 					tags_rows = true, need += val_bytes(t, 0);
+				} else if (rc != SQLITE_DONE) {
+					/* out of memory: the record goes, said so */
+					emit_msg(ig, EV_BADREC, index, "%s: record %zu: session tags: %s", ig->d_origin,
+						 index, sqlite3_errmsg(ig->mdb));
+					goto out;
+				}
 			}
 		}
 	}
@@ -601,9 +612,9 @@ static void emit_row(struct cid_ingest *ig, size_t index, const char *p, size_t 
 		} else if (!ty || !strcmp(ty, "null")) {
 			v->type = SQLITE_NULL;
 		} else if (fields[i].kind == K_BOOL) {
+			const unsigned char *b = sqlite3_column_text(s, col);
 			v->type = SQLITE_INTEGER;
-			v->i = !strcmp(ty, "true") ||
-			       !strcmp((const char *)sqlite3_column_text(s, col), "true");
+			v->i = !strcmp(ty, "true") || (b && !strcmp((const char *)b, "true"));
 		} else {
 			put_col(ig, v, s, col);
 		}
@@ -612,6 +623,18 @@ out:
 	sqlite3_reset(t);
 	sqlite3_clear_bindings(t);
 }
+
+/* A record that fails a check is reported with the reason, or as out of
+ * memory when SQLite ran out during its checks (a json_type or a column
+ * that could not be made): the reason would be made up. */
+#define REJECT(...)                                                                                   \
+	do {                                                                                          \
+		if (sqlite3_errcode(ig->mdb) == SQLITE_NOMEM)                                         \
+			emit_msg(ig, EV_BADREC, index, "%s: record %zu: out of memory", o, index);    \
+		else                                                                                  \
+			emit_msg(ig, EV_BADREC, index, __VA_ARGS__);                                  \
+		goto out;                                                                             \
+	} while (0)
 
 /* Parses and checks one record (its JSON text); emits a row, a filtered
  * count or the reason it was rejected. */
@@ -648,37 +671,31 @@ static void decode_record(struct cid_ingest *ig, size_t index, const char *p, si
 	sqlite3_bind_text(s, 1, p, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) != SQLITE_ROW) {
 		/* JSON1 raises "malformed JSON" for invalid text. */
-		emit_msg(ig, EV_BADREC, index, "%s: record %zu: invalid JSON (%s)", o, index,
-			 sqlite3_errmsg(ig->mdb));
-		goto out;
+		REJECT("%s: record %zu: invalid JSON (%s)", o, index, sqlite3_errmsg(ig->mdb));
 	}
 	/* A record that is not an object has no eventID: only then is the
 	 * root's type looked up. */
 	if (sqlite3_column_type(s, 1) == SQLITE_NULL) {
 		slow_type(ig, "$", p, p_len, ty);
 		if (strcmp(ty, "object")) {
-			emit_msg(ig, EV_BADREC, index, "%s: record %zu: not a JSON object (%s)", o,
+			REJECT("%s: record %zu: not a JSON object (%s)", o,
 				 index, ty);
-			goto out;
 		}
 	}
 	exact_type(ig, 1, "$.eventID", p, p_len, ty);
 	if (strcmp(ty, "text")) {
-		emit_msg(ig, EV_BADREC, index, "%s: record %zu: eventID: expected a string, got %s", o,
+		REJECT("%s: record %zu: eventID: expected a string, got %s", o,
 			 index, ty);
-		goto out;
 	}
 	exact_type(ig, 3, "$.eventTime", p, p_len, ty);
 	if (strcmp(ty, "text")) {
-		emit_msg(ig, EV_BADREC, index, "%s: record %zu: eventTime: expected a string, got %s",
+		REJECT("%s: record %zu: eventTime: expected a string, got %s",
 			 o, index, ty);
-		goto out;
 	}
 	t = sqlite3_column_text(s, 3);
 	if (cid_ct_parse_time((const char *)t, (size_t)sqlite3_column_bytes(s, 3), &us) != CID_OK) {
-		emit_msg(ig, EV_BADREC, index, "%s: record %zu: eventTime: not an ISO-8601 UTC time", o,
+		REJECT("%s: record %zu: eventTime: not an ISO-8601 UTC time", o,
 			 index);
-		goto out;
 	}
 	for (size_t i = 0; i < NUM_FIELDS; i++) {
 		int col = COL_FIELDS + 2 * (int)i;
@@ -693,16 +710,14 @@ static void decode_record(struct cid_ingest *ig, size_t index, const char *p, si
 		if (!strcmp(ty, "null"))
 			continue;
 		if (fields[i].kind == K_TEXT && strcmp(ty, "text")) {
-			emit_msg(ig, EV_BADREC, index, "%s: record %zu: %s: expected a string, got %s", o,
+			REJECT("%s: record %zu: %s: expected a string, got %s", o,
 				 index, fields[i].path + 2, ty);
-			goto out;
 		}
 		if (fields[i].kind == K_BOOL && strcmp(ty, "true") && strcmp(ty, "false") &&
 		    !(!strcmp(ty, "text") && (!strcmp((const char *)sqlite3_column_text(s, col), "true") ||
 					       !strcmp((const char *)sqlite3_column_text(s, col), "false")))) {
-			emit_msg(ig, EV_BADREC, index, "%s: record %zu: %s: expected a boolean, got %s", o,
+			REJECT("%s: record %zu: %s: expected a boolean, got %s", o,
 				 index, fields[i].path + 2, ty);
-			goto out;
 		}
 	}
 	if ((ig->opts.has_since && us < ig->opts.since_us) ||
@@ -730,14 +745,14 @@ static void decode_wrapped(struct cid_ingest *ig, size_t index, const uint8_t *p
 	}
 	sqlite3_bind_text(u, 1, (const char *)p, (int)p_len, SQLITE_STATIC);
 	if (sqlite3_step(u) != SQLITE_ROW)
-		emit_msg(ig, EV_BADREC, index, "%s: record %zu: invalid JSON (%s)", o, index,
-			 sqlite3_errmsg(ig->mdb));
-	else if (strcmp(type_or_missing(u, 1), "text"))
-		emit_msg(ig, EV_BADREC, index, "%s: record %zu: CloudTrailEvent: expected a string, got %s",
-			 o, index, type_or_missing(u, 1));
-	else
-		decode_record(ig, index, (const char *)sqlite3_column_text(u, 0),
-			      (size_t)sqlite3_column_bytes(u, 0));
+		REJECT("%s: record %zu: invalid JSON (%s)", o, index, sqlite3_errmsg(ig->mdb));
+	if (strcmp(type_or_missing(u, 1), "text"))
+		REJECT("%s: record %zu: CloudTrailEvent: expected a string, got %s", o, index,
+		       type_or_missing(u, 1));
+	if (!sqlite3_column_text(u, 0))
+		REJECT("%s: record %zu: CloudTrailEvent: no text", o, index);
+	decode_record(ig, index, (const char *)sqlite3_column_text(u, 0), (size_t)sqlite3_column_bytes(u, 0));
+out:
 	sqlite3_reset(u);
 	sqlite3_clear_bindings(u);
 }
@@ -966,6 +981,13 @@ static void write_row(struct cid_ingest *ig, const struct chunk *c, const struct
 
 	cid_buf_reset(&ig->originbuf);
 	cid_buf_printf(&ig->originbuf, "%s#%zu", cid_buf_str(&ig->origin), e->index);
+	if (ig->origin.oom || ig->originbuf.oom) {
+		/* no row with a wrong origin: the record is reported instead */
+		diag(ig, "%s: record %zu: out of memory", cid_buf_str(&ig->origin), e->index);
+		ig->st.bad++;
+		ig->file_err = true;
+		return;
+	}
 	for (int k = 0; k < (int)NUM_PARAMS; k++) {
 		const struct cval *v = &e->v[k];
 		if (k == 3) {
@@ -981,7 +1003,10 @@ static void write_row(struct cid_ingest *ig, const struct chunk *c, const struct
 			sqlite3_bind_double(w, k + 1, v->d);
 			break;
 		case SQLITE_TEXT:
-			sqlite3_bind_text(w, k + 1, c->bytes + v->off, (int)v->len, SQLITE_STATIC);
+			/* up to a NUL (\u0000 in the JSON): stored text is a C
+			 * string everywhere */
+			sqlite3_bind_text(w, k + 1, c->bytes + v->off, (int)strnlen(c->bytes + v->off, v->len),
+					  SQLITE_STATIC);
 			break;
 		case SQLITE_BLOB:
 			sqlite3_bind_blob(w, k + 1, c->bytes + v->off, (int)v->len, SQLITE_STATIC);
@@ -1042,6 +1067,13 @@ static void write_end(struct cid_ingest *ig, const struct ev *e)
 /* Replays a chunk of events against the database, in order. */
 static void consume(struct cid_ingest *ig, struct chunk *c)
 {
+	if (c->lost && !ig->halted) {
+		/* records the decoder could not hand over */
+		diag(ig, "%s: %zu records not decoded: out of memory", cid_buf_str(&ig->origin), c->lost);
+		ig->st.bad += c->lost;
+		ig->file_err = true;
+		result(ig, 1);
+	}
 	for (size_t k = 0; k < c->num_evs && !ig->halted; k++) {
 		const struct ev *e = &c->evs[k];
 		switch (e->kind) {

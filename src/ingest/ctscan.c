@@ -87,7 +87,8 @@ enum cid_status cid_ct_scan_value(struct cid_cur *c, struct cid_cur *val)
 {
 	struct cid_cur t = *c, start;
 	uint8_t stack[CID_CT_MAX_DEPTH];
-	size_t depth = 0;
+	size_t depth = 0, deep = 0; /* deep: levels below the stack, counted */
+	bool too_deep = false;
 	uint8_t b;
 	enum cid_status st;
 
@@ -112,10 +113,19 @@ enum cid_status cid_ct_scan_value(struct cid_cur *c, struct cid_cur *val)
 			}
 			cid_cur_skip(&t, 1);
 			if (b == '{' || b == '[') {
-				if (depth == CID_CT_MAX_DEPTH)
-					return CID_MALFORMED; /* deeper than any record */
-				stack[depth++] = b == '{' ? '}' : ']';
+				if (depth == CID_CT_MAX_DEPTH || deep) {
+					/* deeper than any record: only counted, to
+					 * find the value's end and skip it whole */
+					deep++;
+					too_deep = true;
+				} else {
+					stack[depth++] = b == '{' ? '}' : ']';
+				}
 			} else if (b == '}' || b == ']') {
+				if (deep) {
+					deep--;
+					continue;
+				}
 				if (depth == 0 || stack[depth - 1] != b)
 					return CID_MALFORMED; /* mismatched bracket */
 				if (--depth == 0)
@@ -126,7 +136,7 @@ enum cid_status cid_ct_scan_value(struct cid_cur *c, struct cid_cur *val)
 	val->data = cid_cur_data(&start);
 	val->len = cid_cur_len(&start) - cid_cur_len(&t);
 	*c = t;
-	return CID_OK;
+	return too_deep ? CID_UNSUPPORTED : CID_OK;
 }
 
 /* Compares a key's raw bytes (between its quotes) with a literal. Escaped
@@ -142,6 +152,9 @@ static bool key_has_prefix(const struct cid_cur *key, const char *lit)
 	size_t n = strlen(lit);
 	return cid_cur_len(key) >= n + 2 && memcmp(cid_cur_data(key) + 1, lit, n) == 0;
 }
+
+/* The reason given for a record nested deeper than the scanner follows. */
+#define DEEP "nesting deeper than 256 levels"
 
 struct split {
 	const uint8_t *base;
@@ -188,9 +201,17 @@ static enum cid_status split_array(struct split *s, struct cid_cur *c, enum cid_
 		st = cid_ct_scan_value(c, &v);
 		if (st == CID_TRUNCATED)
 			return fail(s, c, st, "file ends inside a record");
-		if (st != CID_OK)
+		if (st == CID_UNSUPPORTED) {
+			/* too deep: this record goes, the others stay */
+			s->index++;
+			s->info->num_bad++;
+			if (s->sink && s->sink->bad)
+				s->sink->bad(s->sink->ctx, s->index, (size_t)(cid_cur_data(&v) - s->base), DEEP);
+		} else if (st != CID_OK) {
 			return fail(s, c, st, "record is not a delimited JSON value");
-		emit(s, src, &v);
+		} else {
+			emit(s, src, &v);
+		}
 		skip_ws(c);
 		if (!cid_cur_u8(c, &b))
 			return fail(s, c, CID_TRUNCATED, "file ends inside the records array");
@@ -202,7 +223,7 @@ static enum cid_status split_array(struct split *s, struct cid_cur *c, enum cid_
 }
 
 /* What a top-level object turned out to be. */
-enum obj_kind { OBJ_CONTAINER, OBJ_DIGEST, OBJ_RECORD, OBJ_OTHER };
+enum obj_kind { OBJ_CONTAINER, OBJ_DIGEST, OBJ_RECORD, OBJ_DEEP_RECORD, OBJ_OTHER };
 
 /*
  * Walks the members of a top-level object at the cursor ('{' not yet
@@ -215,7 +236,7 @@ static enum cid_status split_object(struct split *s, struct cid_cur *c, enum obj
 	struct cid_cur key, v;
 	uint8_t b;
 	enum cid_status st;
-	bool container = false, digest = false, record = false;
+	bool container = false, digest = false, record = false, too_deep = false;
 
 	cid_cur_skip(c, 1);
 	skip_ws(c);
@@ -239,6 +260,9 @@ static enum cid_status split_object(struct split *s, struct cid_cur *c, enum obj
 			return fail(s, c, CID_MALFORMED, "expected ':' after a member name");
 		skip_ws(c);
 		bool is_records = key_is(&key, "Records"), is_events = key_is(&key, "Events");
+		if ((is_records || is_events) && cid_cur_peek_u8(c, 0, &b) && b != '[')
+			return fail(s, c, CID_UNSUPPORTED,
+				    is_records ? "\"Records\" is not an array" : "\"Events\" is not an array");
 		if ((is_records || is_events) && cid_cur_peek_u8(c, 0, &b) && b == '[') {
 			cid_cur_skip(c, 1);
 			st = split_array(s, c, is_records ? CID_CT_SRC_RECORDS : CID_CT_SRC_EVENTS);
@@ -247,7 +271,9 @@ static enum cid_status split_object(struct split *s, struct cid_cur *c, enum obj
 			container = true;
 		} else {
 			st = cid_ct_scan_value(c, &v);
-			if (st != CID_OK)
+			if (st == CID_UNSUPPORTED)
+				too_deep = true; /* skipped whole; a record with it goes */
+			else if (st != CID_OK)
 				return fail(s, c, st,
 					    st == CID_TRUNCATED ? "file ends inside a value"
 								: "value is not delimited JSON");
@@ -267,7 +293,10 @@ static enum cid_status split_object(struct split *s, struct cid_cur *c, enum obj
 		if (b != ',')
 			return fail(s, c, CID_MALFORMED, "expected ',' or '}' after a member");
 	}
-	*kind = container ? OBJ_CONTAINER : digest ? OBJ_DIGEST : record ? OBJ_RECORD : OBJ_OTHER;
+	*kind = container ? OBJ_CONTAINER
+		: digest  ? OBJ_DIGEST
+		: record  ? (too_deep ? OBJ_DEEP_RECORD : OBJ_RECORD)
+			  : OBJ_OTHER;
 	return CID_OK;
 }
 
@@ -371,6 +400,14 @@ enum cid_status cid_ct_split(const uint8_t *p, size_t p_len, const struct cid_ct
 			if (first && is_single_line(&v, &c))
 				info->lines = true;
 			emit(&s, CID_CT_SRC_LINE, &v);
+			break;
+		case OBJ_DEEP_RECORD:
+			if (first && is_single_line(&v, &c))
+				info->lines = true;
+			s.index++;
+			info->num_bad++;
+			if (sink && sink->bad)
+				sink->bad(sink->ctx, s.index, off_of(&s, &start), DEEP);
 			break;
 		}
 	}

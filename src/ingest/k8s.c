@@ -3,7 +3,7 @@
  * lookups the correlator makes in them.
  *
  * SQLite's JSON1 functions parse everything (RFC 8259 validation included):
- * a file is checked with json_valid, its items are walked with json_each,
+ * a file is checked with json_type, its items are walked with json_each,
  * and each item's fields come out of one prepared SELECT per kind. C checks
  * the JSON types, derives the owner (a ReplicaSet named after its
  * pod-template-hash is a Deployment's) and the EC2 instance id, and
@@ -104,7 +104,9 @@ enum stmt_id {
 };
 
 static const char *const fixed_sql[S__COUNT] = {
-	[S_VALID] = "SELECT json_valid(?1)",
+	/* json_type, not json_valid: json_valid answers 0 when it runs out
+	 * of memory, json_type raises "malformed JSON" or the NOMEM */
+	[S_VALID] = "SELECT json_type(?1) IS NOT NULL",
 	[S_ROOT] = "SELECT json_type(?1), json_extract(?1,'$.kind'), json_type(?1,'$.kind'),"
 		   " json_type(?1,'$.items'), json_array_length(?1,'$.items'), json_type(?1,'$.Records')",
 	[S_ITEMS] = "SELECT key, value, type, json_extract(value,'$.kind'), json_type(value,'$.kind')"
@@ -130,6 +132,7 @@ struct cid_k8s {
 	uint64_t file_pods, file_nodes, file_replaced;
 	uint8_t *buf;
 	size_t buf_cap;
+	bool bind_failed; /* a value of the row being written could not be bound */
 };
 
 static void diag(struct cid_k8s *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -223,6 +226,16 @@ static const char *col_text(sqlite3_stmt *s, int col)
 	return (const char *)sqlite3_column_text(s, col);
 }
 
+/* Makes every column of the row text now, so that later col_text calls
+ * only read. False when SQLite ran out of memory doing so: a NULL would
+ * then pass for an absent field. */
+static bool row_ready(sqlite3 *db, sqlite3_stmt *s)
+{
+	for (int c = 0; c < sqlite3_column_count(s); c++)
+		(void)sqlite3_column_text(s, c);
+	return sqlite3_errcode(db) != SQLITE_NOMEM;
+}
+
 /* Item-level failure: "PATH: item N (ns/name): reason" (no item for a lone
  * object). Always returns 1. */
 static int item_fail(struct cid_k8s *k, long long index, const char *who, const char *fmt, ...)
@@ -241,11 +254,20 @@ static int item_fail(struct cid_k8s *k, long long index, const char *who, const 
 	return 1;
 }
 
+/* Binds a copy of text (n bytes, -1: to its NUL). A copy needs memory:
+ * a failure is kept for step_write, which then writes nothing rather than
+ * a row with a NULL in its place. */
+static void bind_txt(struct cid_k8s *k, sqlite3_stmt *s, int i, const char *v, int n)
+{
+	if (sqlite3_bind_text(s, i, v, n, SQLITE_TRANSIENT) != SQLITE_OK)
+		k->bind_failed = true;
+}
+
 /* Binds text or NULL. */
-static void bind_opt(sqlite3_stmt *s, int i, const char *v)
+static void bind_opt(struct cid_k8s *k, sqlite3_stmt *s, int i, const char *v)
 {
 	if (v && *v)
-		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+		bind_txt(k, s, i, v, -1);
 	else
 		sqlite3_bind_null(s, i);
 }
@@ -259,7 +281,25 @@ static int db_fail(struct cid_k8s *k)
 /* Runs a write statement; resets it. 0 or -CID_EDB. */
 static int step_write(struct cid_k8s *k, sqlite3_stmt *s)
 {
-	int rc = sqlite3_step(s);
+	int rc;
+	if (sqlite3_get_autocommit(k->db)) {
+		/* SQLite rolled the file's savepoint back (a statement reset
+		 * after running out of memory does): a write now would be
+		 * committed on its own, outside the file's all-or-nothing */
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+		k->bind_failed = false;
+		diag(k, "%s: database: the file's transaction was rolled back (out of memory)", k->origin);
+		return -CID_EDB;
+	}
+	if (k->bind_failed) {
+		k->bind_failed = false;
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+		diag(k, "%s: database: out of memory", k->origin);
+		return -CID_EDB;
+	}
+	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return rc == SQLITE_DONE ? 0 : db_fail(k);
@@ -324,6 +364,10 @@ static int store_pod(struct cid_k8s *k, long long index, const char *p, size_t p
 		rc = item_fail(k, index, NULL, "cannot read the pod (%s)", sqlite3_errmsg(k->db));
 		goto out;
 	}
+	if (!row_ready(k->db, s)) {
+		rc = item_fail(k, index, NULL, "cannot read the pod (out of memory)");
+		goto out;
+	}
 #define F(i) col_text(s, POD_COMPUTED + 2 * (i))
 	snprintf(who, sizeof(who), "%s/%s", F(PF_NS) ? F(PF_NS) : "?", F(PF_NAME) ? F(PF_NAME) : "?");
 	if (check_pod_types(s, msg, sizeof(msg))) {
@@ -346,34 +390,35 @@ static int store_pod(struct cid_k8s *k, long long index, const char *p, size_t p
 	}
 
 	sqlite3_bind_int64(d, 1, k->snapshot_us);
-	sqlite3_bind_text(d, 2, F(PF_NS), -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(d, 3, F(PF_NAME), -1, SQLITE_TRANSIENT);
+	bind_txt(k, d, 2, F(PF_NS), -1);
+	bind_txt(k, d, 3, F(PF_NAME), -1);
 	if ((rc = step_write(k, d)) != 0)
 		goto out;
 	k->file_replaced += (uint64_t)sqlite3_changes(k->db);
 
 	sqlite3_bind_int64(w, 1, k->snapshot_us);
-	sqlite3_bind_text(w, 2, F(PF_NS), -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(w, 3, F(PF_NAME), -1, SQLITE_TRANSIENT);
-	bind_opt(w, 4, F(PF_UID));
-	bind_opt(w, 5, F(PF_NODE));
-	sqlite3_bind_int(w, 6, F(PF_HOSTNET) && !strcmp(col_text(s, POD_COMPUTED + 2 * PF_HOSTNET + 1), "true"));
-	bind_opt(w, 7, podip);
-	bind_opt(w, 8, hostip);
-	bind_opt(w, 9, okind);
-	bind_opt(w, 10, oname);
-	bind_opt(w, 11, F(PF_SA) ? F(PF_SA) : F(PF_SA_OLD));
-	bind_opt(w, 12, col_text(s, 3));
-	bind_opt(w, 13, cid_buf_str(&ips));
-	bind_opt(w, 14, F(PF_PHASE));
-	bind_opt(w, 15, col_text(s, 4));
+	bind_txt(k, w, 2, F(PF_NS), -1);
+	bind_txt(k, w, 3, F(PF_NAME), -1);
+	bind_opt(k, w, 4, F(PF_UID));
+	bind_opt(k, w, 5, F(PF_NODE));
+	sqlite3_bind_int(w, 6, F(PF_HOSTNET) && col_text(s, POD_COMPUTED + 2 * PF_HOSTNET + 1) &&
+				       !strcmp(col_text(s, POD_COMPUTED + 2 * PF_HOSTNET + 1), "true"));
+	bind_opt(k, w, 7, podip);
+	bind_opt(k, w, 8, hostip);
+	bind_opt(k, w, 9, okind);
+	bind_opt(k, w, 10, oname);
+	bind_opt(k, w, 11, F(PF_SA) ? F(PF_SA) : F(PF_SA_OLD));
+	bind_opt(k, w, 12, col_text(s, 3));
+	bind_opt(k, w, 13, cid_buf_str(&ips));
+	bind_opt(k, w, 14, F(PF_PHASE));
+	bind_opt(k, w, 15, col_text(s, 4));
 	sqlite3_bind_int(w, 16, sqlite3_column_int(s, 5) != 0);
 	sqlite3_bind_int(w, 17, sqlite3_column_int(s, 6) != 0);
 	if (F(PF_START))
 		sqlite3_bind_int64(w, 18, start);
 	else
 		sqlite3_bind_null(w, 18);
-	sqlite3_bind_text(w, 19, k->origin, -1, SQLITE_TRANSIENT);
+	bind_txt(k, w, 19, k->origin, -1);
 	if ((rc = step_write(k, w)) != 0)
 		goto out;
 	k->file_pods++;
@@ -411,6 +456,10 @@ static int store_node(struct cid_k8s *k, long long index, const char *p, size_t 
 		rc = item_fail(k, index, NULL, "cannot read the node (%s)", sqlite3_errmsg(k->db));
 		goto out;
 	}
+	if (!row_ready(k->db, s)) {
+		rc = item_fail(k, index, NULL, "cannot read the node (out of memory)");
+		goto out;
+	}
 	ty = col_text(s, 1);
 	if (!ty || strcmp(ty, "text")) {
 		rc = item_fail(k, index, NULL, "metadata.name: expected a string, got %s",
@@ -425,9 +474,13 @@ static int store_node(struct cid_k8s *k, long long index, const char *p, size_t 
 	}
 	instance_of(col_text(s, 2), inst, sizeof(inst));
 	canon_list(&ips, col_text(s, 4));
+	if (ips.oom) {
+		rc = item_fail(k, index, name, "out of memory");
+		goto out;
+	}
 
 	sqlite3_bind_int64(d, 1, k->snapshot_us);
-	sqlite3_bind_text(d, 2, col_text(s, 0), -1, SQLITE_TRANSIENT);
+	bind_txt(k, d, 2, col_text(s, 0), -1);
 	if ((rc = step_write(k, d)) != 0)
 		goto out;
 	k->file_replaced += sqlite3_changes(k->db) ? 1u : 0u;
@@ -437,13 +490,13 @@ static int store_node(struct cid_k8s *k, long long index, const char *p, size_t 
 	do {
 		const char *e = q ? strchr(q, ',') : NULL;
 		sqlite3_bind_int64(w, 1, k->snapshot_us);
-		sqlite3_bind_text(w, 2, col_text(s, 0), -1, SQLITE_TRANSIENT);
+		bind_txt(k, w, 2, col_text(s, 0), -1);
 		if (q)
-			sqlite3_bind_text(w, 3, q, e ? (int)(e - q) : -1, SQLITE_TRANSIENT);
+			bind_txt(k, w, 3, q, e ? (int)(e - q) : -1);
 		else
 			sqlite3_bind_null(w, 3);
-		bind_opt(w, 4, inst);
-		sqlite3_bind_text(w, 5, k->origin, -1, SQLITE_TRANSIENT);
+		bind_opt(k, w, 4, inst);
+		bind_txt(k, w, 5, k->origin, -1);
 		if ((rc = step_write(k, w)) != 0)
 			goto out;
 		q = e ? e + 1 : NULL;
@@ -477,8 +530,13 @@ static int store_items(struct cid_k8s *k, const char *p, size_t p_len, int list_
 	sqlite3_bind_text(it, 1, p, (int)p_len, SQLITE_STATIC);
 	while ((r = sqlite3_step(it)) == SQLITE_ROW) {
 		long long index = sqlite3_column_int64(it, 0);
-		const char *ty = col_text(it, 2), *kty = col_text(it, 4);
+		const char *ty, *kty;
 		int kind = list_kind;
+		if (!row_ready(k->db, it)) {
+			rc = item_fail(k, index, NULL, "out of memory");
+			break;
+		}
+		ty = col_text(it, 2), kty = col_text(it, 4);
 		if (!ty || strcmp(ty, "object")) {
 			rc = item_fail(k, index, NULL, "not an object (%s)", ty ? ty : "?");
 			break;
@@ -498,6 +556,11 @@ static int store_items(struct cid_k8s *k, const char *p, size_t p_len, int list_
 		}
 		const char *v = col_text(it, 1);
 		size_t vn = (size_t)sqlite3_column_bytes(it, 1);
+		if (vn > CID_K8S_ITEM_CAP) {
+			rc = item_fail(k, index, NULL, "%zu bytes, over the %u-byte cap of one object", vn,
+				       CID_K8S_ITEM_CAP);
+			break;
+		}
 		rc = kind == K_POD ? store_pod(k, index, v, vn) : store_node(k, index, v, vn);
 		if (rc != 0)
 			break;
@@ -511,11 +574,49 @@ static int store_items(struct cid_k8s *k, const char *p, size_t p_len, int list_
 
 /* Recognises the document and stores its objects. 0, 1 (rejected, reported)
  * or -CID_EDB. Runs inside the file's SAVEPOINT. */
+/* Before SQLite parses anything (its JSON functions parse a document once
+ * per field, a 50 MB string took gigabytes): the offset of the first
+ * bracket nesting deeper than CID_K8S_MAX_DEPTH or of the first string
+ * longer than CID_K8S_ITEM_CAP, with what it is in *why; SIZE_MAX when
+ * neither. kubectl output nests a few levels, and etcd refuses objects
+ * over 1.5 MiB, so neither is real. Strings are skipped, escapes honoured. */
+static size_t implausible(const char *p, size_t n, const char **why)
+{
+	size_t depth = 0, str_start = 0;
+	bool in_str = false;
+	for (size_t i = 0; i < n; i++) {
+		char b = p[i];
+		if (in_str) {
+			if (b == '\\')
+				i++;
+			else if (b == '"')
+				in_str = false;
+			if (in_str && i - str_start > CID_K8S_ITEM_CAP) {
+				*why = "a string longer than the cap of one object";
+				return str_start;
+			}
+		} else if (b == '"') {
+			in_str = true;
+			str_start = i;
+		} else if (b == '{' || b == '[') {
+			if (++depth > CID_K8S_MAX_DEPTH) {
+				*why = "nesting deeper than " CID_K8S_MAX_DEPTH_TEXT " levels";
+				return i;
+			}
+		} else if ((b == '}' || b == ']') && depth) {
+			depth--;
+		}
+	}
+	return SIZE_MAX;
+}
+
 static int store_doc(struct cid_k8s *k, const uint8_t *p, size_t p_len)
 {
 	sqlite3_stmt *v = k->st[S_VALID], *r = k->st[S_ROOT];
 	const char *text = (const char *)p;
 	const void *nul;
+	const char *why = NULL;
+	size_t odd;
 	int rc = 1;
 
 	if (p_len >= 2 && ((p[0] == 0xff && p[1] == 0xfe) || (p[0] == 0xfe && p[1] == 0xff)))
@@ -529,11 +630,14 @@ static int store_doc(struct cid_k8s *k, const uint8_t *p, size_t p_len)
 				 (size_t)((const char *)nul - (const char *)p));
 	if (p_len > INT32_MAX)
 		return item_fail(k, -1, NULL, "too large for SQLite's JSON functions");
+	if ((odd = implausible(text, p_len, &why)) != SIZE_MAX)
+		return item_fail(k, -1, NULL, "%s at byte %zu", why, odd + (size_t)(text - (const char *)p));
 	sqlite3_bind_text(v, 1, text, (int)p_len, SQLITE_STATIC);
 	if (sqlite3_step(v) != SQLITE_ROW || sqlite3_column_int(v, 0) != 1) {
+		bool oom = sqlite3_errcode(k->db) == SQLITE_NOMEM;
 		sqlite3_reset(v);
 		sqlite3_clear_bindings(v);
-		return item_fail(k, -1, NULL, "not valid JSON");
+		return item_fail(k, -1, NULL, "%s", oom ? "out of memory" : "not valid JSON");
 	}
 	sqlite3_reset(v);
 	sqlite3_clear_bindings(v);
@@ -541,6 +645,10 @@ static int store_doc(struct cid_k8s *k, const uint8_t *p, size_t p_len)
 	sqlite3_bind_text(r, 1, text, (int)p_len, SQLITE_STATIC);
 	if (sqlite3_step(r) != SQLITE_ROW) {
 		rc = item_fail(k, -1, NULL, "reading the document: %s", sqlite3_errmsg(k->db));
+		goto out;
+	}
+	if (!row_ready(k->db, r)) {
+		rc = item_fail(k, -1, NULL, "reading the document: out of memory");
 		goto out;
 	}
 	const char *root = col_text(r, 0), *kind = col_text(r, 1), *kty = col_text(r, 2);
@@ -559,6 +667,8 @@ static int store_doc(struct cid_k8s *k, const uint8_t *p, size_t p_len)
 		else
 			rc = store_items(k, text, p_len,
 					 !strcmp(kind, "PodList") ? K_POD : !strcmp(kind, "NodeList") ? K_NODE : -1);
+	} else if ((kind_of(kind) == K_POD || kind_of(kind) == K_NODE) && p_len > CID_K8S_ITEM_CAP) {
+		rc = item_fail(k, -1, NULL, "%zu bytes, over the %u-byte cap of one object", p_len, CID_K8S_ITEM_CAP);
 	} else if (kind_of(kind) == K_POD) {
 		rc = store_pod(k, -1, text, p_len);
 	} else if (kind_of(kind) == K_NODE) {
@@ -598,8 +708,16 @@ int cid_k8s_load_buffer(struct cid_k8s *k, const char *origin, int64_t snapshot_
 		k->st_.replaced += k->file_replaced;
 		return 0;
 	}
-	/* Never half-commit: the file's rows all go. */
-	sqlite3_exec(k->db, "ROLLBACK TO cid_k8s_file; RELEASE cid_k8s_file", NULL, NULL, NULL);
+	/* Never half-commit: the file's rows all go (SQLite may have rolled
+	 * the savepoint back already: then there is none to roll back). */
+	if (!sqlite3_get_autocommit(k->db) &&
+	    sqlite3_exec(k->db, "ROLLBACK TO cid_k8s_file; RELEASE cid_k8s_file", NULL, NULL, NULL) != SQLITE_OK &&
+	    !sqlite3_get_autocommit(k->db)) {
+		/* still inside it: leaving it open would swallow the next files */
+		db_fail(k);
+		sqlite3_exec(k->db, "ROLLBACK", NULL, NULL, NULL);
+		rc = -CID_EDB;
+	}
 	if (rc == 0)
 		rc = -CID_EDB;
 	diag(k, "%s: nothing from this file was stored", origin);
@@ -765,7 +883,7 @@ static int lookup_one(sqlite3 *db, const char *sql, const char *key, int64_t at_
 		return 0;
 	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
 		return -CID_EDB;
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC); /* outlives s: no copy to fail */
 	sqlite3_bind_int64(s, 2, at_us);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
@@ -848,7 +966,7 @@ int cid_k8s_host_pods(sqlite3 *db, const char *node, int64_t at_us, struct cid_p
 	canon_ip(c, sizeof(c), node);
 	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
 		return -CID_EDB;
-	sqlite3_bind_text(s, 1, c, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 1, c, -1, SQLITE_STATIC); /* outlives s: no copy to fail */
 	sqlite3_bind_int64(s, 2, at_us);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (out->num_pods == CID_K8S_MAX_HOST_PODS) {

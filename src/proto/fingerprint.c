@@ -197,16 +197,20 @@ static void hex_list(struct sbuf *b, const uint16_t *v, size_t n)
 }
 
 /* First 12 hex digits of SHA-256 of the text, "000000000000" if the text
- * could not be built or hashed. */
-static void sha12(const struct sbuf *b, char out[13])
+ * could not be built. False when libcrypto could not hash it (out of
+ * memory, no provider): a made-up value would pass for a real one. */
+static bool sha12(const struct sbuf *b, char out[13])
 {
 	char hex[2 * EVP_MAX_MD_SIZE + 1];
-	if (!b->ok || !digest_hex(cid_md(CID_SHA256), b->p, b->len, hex)) {
+	if (!b->ok) {
 		memcpy(out, "000000000000", 13);
-		return;
+		return true;
 	}
+	if (!digest_hex(cid_md(CID_SHA256), b->p, b->len, hex))
+		return false;
 	memcpy(out, hex, 12);
 	out[12] = '\0';
+	return true;
 }
 
 /* JA4 "TLS and DTLS Version": highest non-GREASE supported_versions value,
@@ -298,7 +302,10 @@ void cid_ja4(const struct cid_tls_hello *ch, char transport, char out[CID_JA4_LE
 		qsort(ciphers, num_ciphers, sizeof(ciphers[0]), cmp_u16);
 		sb_init(&b, text, sizeof(text));
 		hex_list(&b, ciphers, num_ciphers);
-		sha12(&b, hash_b);
+		if (!sha12(&b, hash_b)) {
+			out[0] = '\0';
+			return;
+		}
 	}
 	/* JA4_c: sorted extensions without SNI/ALPN, '_', sig algs in wire order */
 	if (num_exts == 0) {
@@ -311,7 +318,10 @@ void cid_ja4(const struct cid_tls_hello *ch, char transport, char out[CID_JA4_LE
 			sb_put(&b, "_", 1);
 			hex_list(&b, sigs, num_sigs);
 		}
-		sha12(&b, hash_c);
+		if (!sha12(&b, hash_c)) {
+			out[0] = '\0';
+			return;
+		}
 	}
 
 	sb_init(&b, out, CID_JA4_LEN);

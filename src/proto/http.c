@@ -81,7 +81,6 @@ struct cid_http_conn {
 	struct cid_http_rec err[2];
 	bool err_pending[2];
 	struct cid_http_stats stats;
-	char errtext[2][96];
 };
 
 const char *cid_http_imds_name(enum cid_http_imds k)
@@ -648,17 +647,16 @@ static void stop(struct cid_http_conn *c, int dir, enum cid_status why, const ch
 		struct cid_http_rec *e = &c->err[dir];
 		memset(e, 0, sizeof(*e));
 		e->ts_ns = ts_ns;
-		/* "request: " / "response: " + reason, kept in the connection */
+		/* "request: " / "response: " + reason, in the record itself */
 		{
 			const char *pre = dir == 0 ? "request: " : "response: ";
 			size_t a = strlen(pre), b = strlen(reason);
-			if (a + b >= sizeof(c->errtext[dir]))
-				b = sizeof(c->errtext[dir]) - a - 1;
-			memcpy(c->errtext[dir], pre, a);
-			memcpy(c->errtext[dir] + a, reason, b);
-			c->errtext[dir][a + b] = '\0';
+			if (a + b >= sizeof(e->parse_error))
+				b = sizeof(e->parse_error) - a - 1;
+			memcpy(e->parse_error, pre, a);
+			memcpy(e->parse_error + a, reason, b);
+			e->parse_error[a + b] = '\0';
 		}
-		e->parse_error = c->errtext[dir];
 		c->err_pending[dir] = true;
 	}
 	if (dir == 1)

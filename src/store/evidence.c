@@ -26,6 +26,7 @@ struct cid_evidence {
 	struct cid_store *store;
 	sqlite3_stmt *st[EV__COUNT];
 	struct cid_buf answers;
+	bool bind_failed;
 };
 
 struct cid_evidence *cid_evidence_new(struct cid_store *s, char *err, size_t err_len)
@@ -59,12 +60,16 @@ void cid_evidence_free(struct cid_evidence *e)
 	free(e);
 }
 
-static void bind_textn(sqlite3_stmt *st, int i, const char *p, size_t n)
+/* Wire text up to its first NUL byte (a DNS label may carry one; stored
+ * text is a C string everywhere, as in store.c). Text is copied, which
+ * needs memory: the first failure is kept for run(), which then writes
+ * nothing rather than a row with a NULL in its place. */
+static void bind_textn(struct cid_evidence *e, sqlite3_stmt *st, int i, const char *p, size_t n)
 {
-	if (p)
-		sqlite3_bind_text64(st, i, p, (sqlite3_uint64)n, SQLITE_TRANSIENT, SQLITE_UTF8);
-	else
-		sqlite3_bind_null(st, i);
+	int rc = p ? sqlite3_bind_text64(st, i, p, (sqlite3_uint64)strnlen(p, n), SQLITE_TRANSIENT, SQLITE_UTF8)
+		   : sqlite3_bind_null(st, i);
+	if (rc != SQLITE_OK)
+		e->bind_failed = true;
 }
 
 static void bind_id(sqlite3_stmt *st, int i, int64_t id)
@@ -75,20 +80,26 @@ static void bind_id(sqlite3_stmt *st, int i, int64_t id)
 		sqlite3_bind_null(st, i);
 }
 
-static void bind_addr(sqlite3_stmt *st, int i, const struct cid_addr *a)
+static void bind_addr(struct cid_evidence *e, sqlite3_stmt *st, int i, const struct cid_addr *a)
 {
 	char buf[CID_ADDRSTRLEN];
 	if (a->family == 4 || a->family == 6) {
 		cid_addr_str(a, buf, sizeof(buf));
-		bind_textn(st, i, buf, strlen(buf));
+		bind_textn(e, st, i, buf, strlen(buf));
 	} else
 		sqlite3_bind_null(st, i);
 }
 
-/* Begins the batch, steps, resets, counts the row. */
+/* Steps, resets, counts the row. -CID_ENOMEM when a bind failed. */
 static int run(struct cid_evidence *e, sqlite3_stmt *st)
 {
 	int rc, r = 0;
+	if (e->bind_failed) {
+		e->bind_failed = false;
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		return -CID_ENOMEM;
+	}
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE)
 		r = -CID_EDB;
@@ -108,26 +119,26 @@ int cid_evidence_put_http(struct cid_evidence *e, int64_t flow_id, const struct 
 		return rc;
 	bind_id(st, 1, flow_id);
 	sqlite3_bind_int64(st, 2, r->ts_ns / 1000);
-	if (r->parse_error) {
+	if (r->parse_error[0]) {
 		/* a broken direction: when and why, nothing else */
-		bind_textn(st, 14, r->parse_error, strlen(r->parse_error));
+		bind_textn(e, st, 14, r->parse_error, strlen(r->parse_error));
 		return run(e, st);
 	}
-	bind_textn(st, 3, q->method, q->method_len);
-	bind_textn(st, 4, q->path, q->path_len);
-	bind_textn(st, 5, q->have_host ? q->host : NULL, q->host_len);
-	bind_textn(st, 6, q->have_user_agent ? q->user_agent : NULL, q->user_agent_len);
+	bind_textn(e, st, 3, q->method, q->method_len);
+	bind_textn(e, st, 4, q->path, q->path_len);
+	bind_textn(e, st, 5, q->have_host ? q->host : NULL, q->host_len);
+	bind_textn(e, st, 6, q->have_user_agent ? q->user_agent : NULL, q->user_agent_len);
 	sqlite3_bind_int(st, 7, q->imds_token);
 	if (r->answer_ns)
 		sqlite3_bind_int64(st, 8, r->answer_ns / 1000);
 	if (r->status)
 		sqlite3_bind_int(st, 9, r->status);
-	bind_textn(st, 10, q->role_len ? q->role : NULL, q->role_len);
+	bind_textn(e, st, 10, q->role_len ? q->role : NULL, q->role_len);
 	if (q->have_token_ttl)
 		sqlite3_bind_int64(st, 11, q->token_ttl);
 	if (q->imds != CID_HTTP_IMDS_NONE)
 		sqlite3_bind_int(st, 12, q->imdsv);
-	bind_textn(st, 13, cid_http_imds_name(q->imds), strlen(cid_http_imds_name(q->imds)));
+	bind_textn(e, st, 13, cid_http_imds_name(q->imds), strlen(cid_http_imds_name(q->imds)));
 	return run(e, st);
 }
 
@@ -139,12 +150,13 @@ void cid_evidence_dns_answers_json(struct cid_buf *b, const struct cid_dns_msg *
 		const struct cid_dns_rr *rr = &m->answers[i];
 		if (i)
 			cid_buf_addc(b, ',');
+		/* names up to a NUL byte, like every stored wire string */
 		cid_buf_adds(b, "{\"name\":");
-		cid_esc_json(b, rr->name.text, rr->name.len);
+		cid_esc_json(b, rr->name.text, strnlen(rr->name.text, rr->name.len));
 		cid_buf_printf(b, ",\"type\":\"%s\",\"ttl\":%lu,\"data\":", cid_dns_type_name(rr->type),
 			       (unsigned long)rr->ttl);
 		if (rr->type == CID_DNS_TYPE_CNAME)
-			cid_esc_json(b, rr->target.text, rr->target.len);
+			cid_esc_json(b, rr->target.text, strnlen(rr->target.text, rr->target.len));
 		else {
 			cid_addr_str(&rr->addr, addr, sizeof(addr));
 			cid_esc_json(b, addr, strlen(addr));
@@ -162,30 +174,32 @@ int cid_evidence_put_dns(struct cid_evidence *e, const struct cid_dns_seen *w, c
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, w->ts_ns / 1000);
-	bind_addr(st, 2, &w->client);
+	bind_addr(e, st, 2, &w->client);
 	sqlite3_bind_int(st, 3, w->client_port);
 	bind_id(st, 8, w->flow_id);
-	bind_addr(st, 9, &w->server);
+	bind_addr(e, st, 9, &w->server);
 	sqlite3_bind_int(st, 10, w->server_port);
 	sqlite3_bind_int(st, 11, w->proto);
 	if (st_parse != CID_OK || !m) {
 		char why[160];
 		snprintf(why, sizeof(why), "%s: %s", cid_status_name(st_parse), reason ? reason : "");
-		bind_textn(st, 15, why, strlen(why));
+		bind_textn(e, st, 15, why, strlen(why));
 		return run(e, st);
 	}
 	if (m->have_question) {
-		bind_textn(st, 4, m->qname.text, m->qname.len);
+		bind_textn(e, st, 4, m->qname.text, m->qname.len);
 		sqlite3_bind_int(st, 5, m->qtype);
 	}
 	sqlite3_bind_int(st, 6, m->rcode);
 	if (m->qr) {
 		cid_buf_reset(&e->answers);
 		cid_evidence_dns_answers_json(&e->answers, m);
-		if (e->answers.capped || e->answers.oom)
+		if (e->answers.oom)
+			e->bind_failed = true;
+		else if (e->answers.capped)
 			sqlite3_bind_null(st, 7);
 		else
-			bind_textn(st, 7, e->answers.p, e->answers.len);
+			bind_textn(e, st, 7, e->answers.p, e->answers.len);
 	}
 	sqlite3_bind_int(st, 12, m->id);
 	sqlite3_bind_int(st, 13, m->qr);

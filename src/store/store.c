@@ -91,6 +91,8 @@ struct cid_store {
 	bool readonly;
 	bool failed;      /* a write in a batch failed: no more writes */
 	unsigned pending; /* rows in the open batch */
+	int bind_rc;      /* first failed bind of the statement being filled */
+	uint64_t hash_failed; /* fingerprints libcrypto could not compute */
 	sqlite3_stmt *st[ST__COUNT];
 	char err[CID_ERRBUF_SIZE];
 	/* Scratch for put_flow, kept here rather than on the stack. */
@@ -401,6 +403,11 @@ const char *cid_store_errmsg(const struct cid_store *s)
 	return s ? s->err : "out of memory";
 }
 
+uint64_t cid_store_hash_failures(const struct cid_store *s)
+{
+	return s ? s->hash_failed : 0;
+}
+
 sqlite3 *cid_store_db(struct cid_store *s)
 {
 	return s ? s->db : NULL;
@@ -459,17 +466,28 @@ static sqlite3_stmt *stmt(struct cid_store *s, enum stmt_id id)
 {
 	if (!s->st[id] && sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
 					      &s->st[id], NULL) != SQLITE_OK) {
+		/* all of them write: the batch is lost like a failed write */
 		db_fail(s, "cannot prepare statement");
 		s->st[id] = NULL;
+		write_stop(s);
 	}
 	return s->st[id];
 }
 
-/* Steps a bound statement that returns no rows, then resets it. */
+/* Steps a bound statement that returns no rows, then resets it. A bind
+ * that failed (text is copied, which needs memory) fails the write instead
+ * of storing the row with a NULL in that column. */
 static int run(struct cid_store *s, sqlite3_stmt *st, const char *what)
 {
-	int rc = sqlite3_step(st);
-	int r = 0;
+	int rc, r = 0;
+	if (s->bind_rc) {
+		set_err(s, "%s: %s", what, sqlite3_errstr(s->bind_rc));
+		s->bind_rc = 0;
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		return write_stop(s);
+	}
+	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE)
 		r = db_fail(s, what);
 	sqlite3_reset(st); /* the message is taken before reset */
@@ -479,17 +497,22 @@ static int run(struct cid_store *s, sqlite3_stmt *st, const char *what)
 	return r;
 }
 
-static void bind_textn(sqlite3_stmt *st, int i, const char *p, size_t n)
+/* Wire text is bound with its length, every byte as it came (quotes,
+ * backslashes, bytes that are not UTF-8) up to its first NUL byte, which
+ * ends it: stored text is a C string everywhere (the SNI parser already
+ * stops there; README "Strings from the wire"). The first failure is kept
+ * for run(). */
+static void bind_textn(struct cid_store *s, sqlite3_stmt *st, int i, const char *p, size_t n)
 {
-	if (p)
-		sqlite3_bind_text64(st, i, p, (sqlite3_uint64)n, SQLITE_TRANSIENT, SQLITE_UTF8);
-	else
-		sqlite3_bind_null(st, i);
+	int rc = p ? sqlite3_bind_text64(st, i, p, (sqlite3_uint64)strnlen(p, n), SQLITE_TRANSIENT, SQLITE_UTF8)
+		   : sqlite3_bind_null(st, i);
+	if (rc != SQLITE_OK && !s->bind_rc)
+		s->bind_rc = rc;
 }
 
-static void bind_str(sqlite3_stmt *st, int i, const char *p)
+static void bind_str(struct cid_store *s, sqlite3_stmt *st, int i, const char *p)
 {
-	bind_textn(st, i, p, p ? strlen(p) : 0);
+	bind_textn(s, st, i, p, p ? strlen(p) : 0);
 }
 
 static void bind_i64(sqlite3_stmt *st, int i, int64_t v)
@@ -511,10 +534,10 @@ static void bind_i64_or_null(sqlite3_stmt *st, int i, int64_t v)
 		sqlite3_bind_null(st, i);
 }
 
-static void bind_list(sqlite3_stmt *st, int i, const struct list *l, bool have)
+static void bind_list(struct cid_store *s, sqlite3_stmt *st, int i, const struct list *l, bool have)
 {
 	if (have)
-		bind_textn(st, i, l->p, l->len);
+		bind_textn(s, st, i, l->p, l->len);
 	else
 		sqlite3_bind_null(st, i);
 }
@@ -532,10 +555,10 @@ int cid_store_capture_begin(struct cid_store *s, const char *kind, const char *s
 	st = stmt(s, ST_CAPTURE_INS);
 	if (!st)
 		return -CID_EDB;
-	bind_str(st, 1, kind ? kind : "file");
-	bind_str(st, 2, source);
-	bind_str(st, 3, host);
-	bind_str(st, 4, filter);
+	bind_str(s, st, 1, kind ? kind : "file");
+	bind_str(s, st, 2, source);
+	bind_str(s, st, 3, host);
+	bind_str(s, st, 4, filter);
 	bind_i64_or_null(st, 5, started_us);
 	r = run(s, st, "cannot insert capture");
 	if (r)
@@ -667,21 +690,25 @@ static int put_flow_row(struct cid_store *s, int64_t capture_id, struct cid_flow
 		}
 		ifaces_text = ifs;
 	}
-	if (update)
+	if (update) {
 		cid[0] = '\0'; /* not rewritten */
-	else if (fp)
-		memcpy(cid, fp->community_id, sizeof(cid));
-	else
-		cid_community_id(f, 0, cid);
+	} else {
+		if (fp)
+			memcpy(cid, fp->community_id, sizeof(cid));
+		else
+			cid_community_id(f, 0, cid);
+		if (!cid[0])
+			s->hash_failed++;
+	}
 	bind_i64_or_null(st, 1, capture_id);
 	bind_i64(st, 2, f->first_ns / 1000);
 	bind_i64(st, 3, f->last_ns / 1000);
 	sqlite3_bind_int(st, 4, f->proto);
-	bind_str(st, 5, cid_addr_str(&f->cli, cli, sizeof(cli)));
+	bind_str(s, st, 5, cid_addr_str(&f->cli, cli, sizeof(cli)));
 	sqlite3_bind_int(st, 6, f->cport);
-	bind_str(st, 7, cid_addr_str(&f->srv, srv, sizeof(srv)));
+	bind_str(s, st, 7, cid_addr_str(&f->srv, srv, sizeof(srv)));
 	sqlite3_bind_int(st, 8, f->sport);
-	bind_str(st, 9, ifaces_text);
+	bind_str(s, st, 9, ifaces_text);
 	sqlite3_bind_int(st, 10, f->direction_guessed);
 	bind_u64(st, 11, f->c2s_pkts);
 	bind_u64(st, 12, f->c2s_bytes);
@@ -691,8 +718,8 @@ static int put_flow_row(struct cid_store *s, int64_t capture_id, struct cid_flow
 		bind_i64(st, 15, f->syn_seq);
 	else
 		sqlite3_bind_null(st, 15);
-	bind_str(st, 16, f->end_reason == CID_END_NONE ? NULL : cid_end_name(f->end_reason));
-	bind_str(st, 17, cid[0] ? cid : NULL);
+	bind_str(s, st, 16, f->end_reason == CID_END_NONE ? NULL : cid_end_name(f->end_reason));
+	bind_str(s, st, 17, cid[0] ? cid : NULL);
 	sqlite3_bind_int(st, 18, f->mid_stream);
 	bind_u64(st, 19, f->dup_pkts);
 	bind_i64(st, 20, f->reqs_dropped);
@@ -719,9 +746,9 @@ static int put_tls_row(struct cid_store *s, const struct cid_flow *f, const stru
 	if (ch) {
 		bool ja3_ok;
 		if (ch->has_sni)
-			bind_textn(st, 2, ch->sni, ch->sni_len);
+			bind_textn(s, st, 2, ch->sni, ch->sni_len);
 		hex_bytes(random_hex, ch->random, sizeof(ch->random));
-		bind_str(st, 3, random_hex);
+		bind_str(s, st, 3, random_hex);
 		if (ch->num_versions) {
 			list_names(&s->versions, ch->versions, ch->num_versions, cid_tls_version_name);
 		} else {
@@ -729,77 +756,94 @@ static int put_tls_row(struct cid_store *s, const struct cid_flow *f, const stru
 			 * (RFC 8446 4.2.1; TLS 1.2 and earlier negotiate on it). */
 			list_names(&s->versions, &ch->legacy_version, 1, cid_tls_version_name);
 		}
-		bind_list(st, 4, &s->versions, true);
+		bind_list(s, st, 4, &s->versions, true);
 		if (ch->has_alpn)
-			bind_textn(st, 11, ch->alpn, strnlen(ch->alpn, sizeof(ch->alpn)));
+			bind_textn(s, st, 11, ch->alpn, strnlen(ch->alpn, sizeof(ch->alpn)));
+		/* the JA3 string always fits (the hello's lists are capped):
+		 * no hash means libcrypto failed */
 		if (fp && fp->ja3) {
-			bind_str(st, 13, fp->ja3);
-			bind_str(st, 14, fp->ja3_md5[0] ? fp->ja3_md5 : NULL);
-			bind_str(st, 17, fp->ja4);
+			ja3_ok = fp->ja3_md5[0] != '\0';
+			bind_str(s, st, 13, fp->ja3);
+			bind_str(s, st, 14, ja3_ok ? fp->ja3_md5 : NULL);
+			bind_str(s, st, 17, fp->ja4[0] ? fp->ja4 : NULL);
+			s->hash_failed += (uint64_t)!ja3_ok + (uint64_t)!fp->ja4[0];
 		} else {
 			ja3_ok = cid_ja3(ch, s->ja3, sizeof(s->ja3), ja3_md5);
-			bind_str(st, 13, s->ja3);
-			bind_str(st, 14, ja3_ok ? ja3_md5 : NULL);
+			bind_str(s, st, 13, s->ja3);
+			bind_str(s, st, 14, ja3_ok ? ja3_md5 : NULL);
 			cid_ja4(ch, f->proto == 17 ? 'q' : 't', ja4);
-			bind_str(st, 17, ja4);
+			bind_str(s, st, 17, ja4[0] ? ja4 : NULL);
+			s->hash_failed += (uint64_t)!ja3_ok + (uint64_t)!ja4[0];
 		}
 		sqlite3_bind_int(st, 18, ch->ech);
 		list_hex16(&s->ciphers, ch->ciphers, ch->num_ciphers);
-		bind_list(st, 21, &s->ciphers, true);
+		bind_list(s, st, 21, &s->ciphers, true);
 		list_names(&s->groups, ch->groups, ch->num_groups, cid_tls_group_name);
-		bind_list(st, 22, &s->groups, true);
+		bind_list(s, st, 22, &s->groups, true);
 		list_names(&s->key_shares, ch->key_share, ch->num_key_share, cid_tls_group_name);
-		bind_list(st, 23, &s->key_shares, true);
+		bind_list(s, st, 23, &s->key_shares, true);
 		list_hex16(&s->sig_algs, ch->sig_algs, ch->num_sig_algs);
-		bind_list(st, 24, &s->sig_algs, true);
+		bind_list(s, st, 24, &s->sig_algs, true);
 		sqlite3_bind_int(st, 25, ch->legacy_version);
 		hex_bytes(sid_hex, ch->session_id,
 			  ch->session_id_len <= sizeof(ch->session_id) ? ch->session_id_len
 								       : sizeof(ch->session_id));
-		bind_str(st, 26, sid_hex);
+		bind_str(s, st, 26, sid_hex);
 		list_hex16(&s->exts, ch->exts, ch->num_exts);
-		bind_list(st, 28, &s->exts, true);
+		bind_list(s, st, 28, &s->exts, true);
 		bind_i64_or_null(st, 29, t->ch_ns / 1000);
 	}
 	if (sh) {
 		uint16_t v = cid_tls_negotiated_version(sh);
 		bool ja3s_ok;
-		bind_str(st, 5, cid_tls_version_name(v));
+		bind_str(s, st, 5, cid_tls_version_name(v));
 		sqlite3_bind_int(st, 6, v);
 		if (sh->num_ciphers) {
 			sqlite3_bind_int(st, 7, sh->ciphers[0]);
-			bind_str(st, 8, cid_tls_cipher_name(sh->ciphers[0]));
+			bind_str(s, st, 8, cid_tls_cipher_name(sh->ciphers[0]));
 		}
 		if (sh->num_key_share) {
-			bind_str(st, 9, cid_tls_group_name(sh->key_share[0]));
+			bind_str(s, st, 9, cid_tls_group_name(sh->key_share[0]));
 			sqlite3_bind_int(st, 10, sh->key_share[0]);
 		}
 		if (sh->has_alpn)
-			bind_textn(st, 12, (const char *)sh->alpn_first, sh->alpn_first_len);
+			bind_textn(s, st, 12, (const char *)sh->alpn_first, sh->alpn_first_len);
 		if (fp && fp->ja3s) {
-			bind_str(st, 15, fp->ja3s);
-			bind_str(st, 16, fp->ja3s_md5[0] ? fp->ja3s_md5 : NULL);
+			ja3s_ok = fp->ja3s_md5[0] != '\0';
+			bind_str(s, st, 15, fp->ja3s);
+			bind_str(s, st, 16, ja3s_ok ? fp->ja3s_md5 : NULL);
 		} else {
 			ja3s_ok = cid_ja3s(sh, s->ja3s, sizeof(s->ja3s), ja3s_md5);
-			bind_str(st, 15, s->ja3s);
-			bind_str(st, 16, ja3s_ok ? ja3s_md5 : NULL);
+			bind_str(s, st, 15, s->ja3s);
+			bind_str(s, st, 16, ja3s_ok ? ja3s_md5 : NULL);
 		}
+		s->hash_failed += !ja3s_ok;
 		if (!ch)
 			sqlite3_bind_int(st, 25, sh->legacy_version);
 		bind_i64_or_null(st, 30, t->sh_ns / 1000);
 	}
 	sqlite3_bind_int(st, 19, t->hrr);
 	sqlite3_bind_int(st, 20, (int)t->num_client_hellos);
-	bind_str(st, 27, cid_tls_status_name(t->status));
+	bind_str(s, st, 27, cid_tls_status_name(t->status));
 	return run(s, st, "cannot write tls");
 }
 
 /* The flow's plaintext evidence (issue 7): IMDS/HTTP requests and DNS
  * messages not written yet. DNS bytes are parsed here, once. */
+static int ev_fail(struct cid_store *s, int r, const char *what)
+{
+	if (r == -CID_ENOMEM) {
+		set_err(s, "%s: out of memory", what);
+		return write_stop(s);
+	}
+	return write_fail(s, what);
+}
+
 static int put_evidence(struct cid_store *s, struct cid_flow *f)
 {
 	struct cid_flow_ev *ev = f->ev;
 	char err[CID_ERRBUF_SIZE];
+	int r;
 	if (ev->http_written >= ev->num_http && ev->dns_written >= ev->num_dns)
 		return 0;
 	if (!s->ev) {
@@ -810,8 +854,8 @@ static int put_evidence(struct cid_store *s, struct cid_flow *f)
 		}
 	}
 	for (; ev->http_written < ev->num_http; ev->http_written++)
-		if (cid_evidence_put_http(s->ev, f->db_id, &ev->http_recs[ev->http_written]) < 0)
-			return write_fail(s, "cannot insert http row");
+		if ((r = cid_evidence_put_http(s->ev, f->db_id, &ev->http_recs[ev->http_written])) < 0)
+			return ev_fail(s, r, "cannot insert http row");
 	for (; ev->dns_written < ev->num_dns; ev->dns_written++) {
 		const struct cid_dns_raw *d = &ev->dns[ev->dns_written];
 		struct cid_dns_seen w;
@@ -825,8 +869,8 @@ static int put_evidence(struct cid_store *s, struct cid_flow *f)
 		w.server = f->srv;
 		w.client_port = f->cport;
 		w.server_port = f->sport;
-		if (cid_evidence_put_dns(s->ev, &w, &s->dns, st, reason) < 0)
-			return write_fail(s, "cannot insert dns row");
+		if ((r = cid_evidence_put_dns(s->ev, &w, &s->dns, st, reason)) < 0)
+			return ev_fail(s, r, "cannot insert dns row");
 	}
 	return 0;
 }

@@ -47,6 +47,7 @@ void cid_buf_reset(struct cid_buf *b)
 {
 	b->len = 0;
 	b->capped = false;
+	b->oom = false;
 	if (b->p)
 		b->p[0] = '\0';
 }
@@ -425,6 +426,8 @@ struct cid_table {
 	size_t *width;
 	bool streaming;          /* widths fixed, rows printed as they end */
 	bool header_done;
+	bool row_oom;            /* a cell of this row could not be kept */
+	uint64_t dropped;        /* rows not printed for want of memory */
 };
 
 struct cid_table *cid_table_new(FILE *out, enum cid_fmt fmt, const char *const *cols, size_t num_cols)
@@ -452,7 +455,10 @@ struct cid_table *cid_table_new(FILE *out, enum cid_fmt fmt, const char *const *
 				cid_buf_addc(&h, ',');
 			cid_esc_csv(&h, cols[i], strlen(cols[i]));
 		}
-		fprintf(out, "%s\n", cid_buf_str(&h));
+		if (h.oom)
+			t->dropped++; /* no header rather than half of one */
+		else
+			fprintf(out, "%s\n", cid_buf_str(&h));
 		cid_buf_cleanup(&h);
 	}
 	return t;
@@ -484,10 +490,28 @@ static void cell(struct cid_table *t, char kind, const char *s, size_t n)
 			cid_esc_csv(&t->row, s, n);
 		return;
 	}
-	/* table: escape into a cell string */
+	/* table: escape into a cell string. The row's slots are made (and
+	 * emptied) with its first cell, so a row cut short by a failed
+	 * allocation never leaves a slot unset. */
 	{
 		struct cid_buf c;
-		char **nc;
+		size_t base = t->num_rows * t->num_cols;
+		if (i == 0) {
+			if (base + t->num_cols > t->cap_rows) {
+				size_t ncap = t->cap_rows ? t->cap_rows * 2 : t->num_cols * 64;
+				char **nc = realloc(t->cells, ncap * sizeof(char *));
+				if (!nc) {
+					t->row_oom = true;
+					return;
+				}
+				t->cells = nc;
+				t->cap_rows = ncap;
+			}
+			for (size_t k = 0; k < t->num_cols; k++)
+				t->cells[base + k] = NULL;
+		}
+		if (t->row_oom)
+			return;
 		cid_buf_init(&c, 1 << 16);
 		if (kind == 'n')
 			cid_buf_addc(&c, '-');
@@ -495,19 +519,14 @@ static void cell(struct cid_table *t, char kind, const char *s, size_t n)
 			cid_esc_text(&c, s, n);
 		if (c.len == 0)
 			cid_buf_addc(&c, '-');
+		if (c.oom || !c.p) {
+			cid_buf_cleanup(&c);
+			t->row_oom = true;
+			return;
+		}
 		if (!t->streaming && c.len > t->width[i])
 			t->width[i] = c.len;
-		if (t->num_rows * t->num_cols + i >= t->cap_rows) {
-			size_t ncap = t->cap_rows ? t->cap_rows * 2 : t->num_cols * 64;
-			nc = realloc(t->cells, ncap * sizeof(char *));
-			if (!nc) {
-				cid_buf_cleanup(&c);
-				return;
-			}
-			t->cells = nc;
-			t->cap_rows = ncap;
-		}
-		t->cells[t->num_rows * t->num_cols + i] = c.p ? c.p : strdup("-");
+		t->cells[base + i] = c.p;
 	}
 }
 
@@ -602,6 +621,19 @@ void cid_table_end_row(struct cid_table *t)
 	while (t->col < t->num_cols)
 		cell(t, 'n', NULL, 0);
 	t->col = 0;
+	if (t->row_oom || t->row.oom) {
+		/* a row is printed whole or not at all; the caller reports
+		 * cid_table_dropped() */
+		t->row_oom = false;
+		t->dropped++;
+		cid_buf_reset(&t->row);
+		if (t->fmt == CID_FMT_TABLE && t->cells)
+			for (size_t i = 0; i < t->num_cols; i++) {
+				free(t->cells[t->num_rows * t->num_cols + i]);
+				t->cells[t->num_rows * t->num_cols + i] = NULL;
+			}
+		return;
+	}
 	if (t->fmt == CID_FMT_JSON) {
 		cid_buf_addc(&t->row, '}');
 		fprintf(t->out, "%s\n", cid_buf_str(&t->row));
@@ -618,6 +650,11 @@ void cid_table_end_row(struct cid_table *t)
 		table_emit(t);
 		t->streaming = true;
 	}
+}
+
+uint64_t cid_table_dropped(const struct cid_table *t)
+{
+	return t ? t->dropped : 0;
 }
 
 void cid_table_free(struct cid_table *t)

@@ -29,7 +29,7 @@ static void check_rec(const struct cid_http_rec *r)
 	    strlen(q->host) != q->host_len || strlen(q->user_agent) != q->user_agent_len ||
 	    strlen(q->role) != q->role_len)
 		abort(); /* NUL and CTL bytes are refused, so lengths agree */
-	if (r->parse_error && q->method_len)
+	if (r->parse_error[0] && q->method_len)
 		abort();
 	(void)cid_http_imds_name(q->imds);
 }

@@ -257,6 +257,19 @@ def main():
     bad[end - 4:end] = struct.pack("<I", 4)
     write("badtrail.pcapng", bytes(bad), 1, flows_in(pk, 12), str(at), "pcapng trailing length mismatch")
     write("trunc.pcapng", ng[:noffs[7] + 30], 1, flows_in(pk, 7), str(noffs[7]), "pcapng truncated mid-block")
+    # pcapng truncated at every block boundary (a clean end) and inside
+    # every block: its length words, its body, its trailing length
+    shb_end = 28
+    idb_end = noffs[0]
+    starts = [(0, 0), (shb_end, 0)] + [(noffs[k], k) for k in range(len(pk))]
+    for at, k in starts[1:] + [(noffs[len(pk)], len(pk))]:  # at 0: empty.pcap
+        write("ngtrunc-at%04d.pcapng" % at, ng[:at], 0, flows_in(pk, k), "-",
+              "pcapng truncated at the block boundary at byte %d" % at)
+    ends = [shb_end, idb_end] + noffs[1:]
+    for (at, k), end in zip(starts, ends):
+        for cut, where in ((at + 6, "length"), ((at + end) // 2, "body"), (end - 2, "trailing length")):
+            write("ngtrunc-%s%04d.pcapng" % (where.split()[0], at), ng[:cut], 1, flows_in(pk, k), str(at),
+                  "pcapng truncated in the %s of the block at byte %d" % (where, at))
 
     # TLS hostile hellos, each in an otherwise good capture
     big_sni = b"a" * 65400  # about the most an extensions block (u16) can hold

@@ -2,8 +2,8 @@
 # `callerid read` on hostile captures made by gen_bad.py: truncated at every
 # record boundary and mid-record, wrong magic, absurd lengths, zero-length
 # packets, time going backwards, pcapng with unknown blocks and bad block
-# lengths, ClientHellos with a 64 KiB SNI, 10000 extensions, escapes in the
-# SNI. For each file: the exit status, an error message that names the file
+# lengths, pcapng truncated at every block boundary and inside every block,
+# ClientHellos with a 64 KiB SNI, 10000 extensions, escapes in the SNI. For each file: the exit status, an error message that names the file
 # and the offset, what came before the damage in the database, and no raw
 # ESC byte on stdout. Then a bad file and a good one in one run.
 # Environment: CALLERID (binary), TMPROOT (scratch dir).
