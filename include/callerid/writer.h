@@ -71,6 +71,9 @@ const char *cid_writer_path(const struct cid_writer *w);
 uint64_t cid_writer_files(const struct cid_writer *w);
 uint64_t cid_writer_packets(const struct cid_writer *w);
 const char *cid_writer_error(const struct cid_writer *w);
+/* The failure was a symbolic link where the next file goes (O_NOFOLLOW):
+ * someone placed it there, unlike a full disk. */
+bool cid_writer_refused(const struct cid_writer *w);
 
 /* The name of file number idx (0-based) for these options at time t_ns,
  * into buf; returns buf. Exposed for tests: tcpdump's scheme, with the

@@ -52,6 +52,7 @@ struct cid_writer {
 	uint64_t cur_bytes;   /* file_off + buf_len */
 	uint64_t file_pkts;   /* packets in the current file (written or buffered) */
 	bool failed;          /* a write failed: no more packets */
+	bool refused;         /* ... because a symbolic link stood where a file goes */
 	int64_t file_start_ns;
 	uint64_t num_files;
 	uint64_t num_pkts;
@@ -382,7 +383,8 @@ static int open_file(struct cid_writer *w, int64_t now_ns)
 	}
 	fd = open(w->cur, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		werr(w, "cannot create");
+		w->refused = errno == ELOOP;
+		werr(w, w->refused ? "refusing to write through a symbolic link at" : "cannot create");
 		w->failed = true;
 		return -CID_EIO;
 	}
@@ -497,6 +499,11 @@ uint64_t cid_writer_files(const struct cid_writer *w)
 uint64_t cid_writer_packets(const struct cid_writer *w)
 {
 	return w->num_pkts;
+}
+
+bool cid_writer_refused(const struct cid_writer *w)
+{
+	return w && w->refused;
 }
 
 const char *cid_writer_error(const struct cid_writer *w)

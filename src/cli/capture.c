@@ -240,12 +240,19 @@ static void on_http(void *ctx, struct cid_flow *f, const struct cid_http_rec *r)
 /* -w failed (a full disk): said once, at once; the capture goes on without
  * it, since the flows in the database are what it is run for. A tcpdump
  * user still learns that the evidence file is short: the message, the end
- * summary and exit status 1. */
+ * summary and exit status 1. A symbolic link where the next file goes
+ * stops the capture (exit 1): that one was put there. */
 static void note_writer_failure(struct cap_ctx *c)
 {
 	if (c->writer_failed)
 		return;
 	c->writer_failed = true;
+	if (cid_writer_refused(c->wr)) {
+		/* not an accident: someone planted the link (tests/privs) */
+		cid_cli_err("capture", "-w: %s; capture stopped", cid_writer_error(c->wr));
+		c->done = true;
+		return;
+	}
 	cid_cli_err("capture", "-w: %s; no more packets are written to files, flows still go to the database",
 		    cid_writer_error(c->wr));
 }
