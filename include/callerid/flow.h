@@ -126,6 +126,7 @@ struct cid_flow {
 	uint32_t num_reqs, cap_reqs;
 	uint32_t reqs_dropped;
 	uint32_t reqs_written;           /* store: requests already written */
+	int64_t req_last_id;              /* store: row id of reqs[reqs_written - 1] */
 	bool burst_open;
 	bool burst_answered;
 	int64_t burst_last_c2s_ns;
