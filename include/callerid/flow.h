@@ -102,6 +102,7 @@ struct cid_recwalk { /* TLS record-boundary walker for one direction */
 struct cid_flow {
 	uint64_t seq_no;                  /* order of creation in this engine */
 	int64_t db_id;                    /* store's row id, 0 until written */
+	int64_t req_last_id;              /* store: row id of reqs[reqs_written - 1] */
 	uint8_t proto;                    /* 6 or 17 */
 	struct cid_addr cli, srv;
 	uint16_t cport, sport;
@@ -126,7 +127,6 @@ struct cid_flow {
 	uint32_t num_reqs, cap_reqs;
 	uint32_t reqs_dropped;
 	uint32_t reqs_written;           /* store: requests already written */
-	int64_t req_last_id;              /* store: row id of reqs[reqs_written - 1] */
 	bool burst_open;
 	bool burst_answered;
 	int64_t burst_last_c2s_ns;
@@ -138,6 +138,7 @@ struct cid_flow {
 	int64_t dedup_ns[4];
 	uint8_t dedup_pos;
 	bool closing;                     /* FIN both ways or RST: lingers briefly */
+	bool answered;                    /* the server sent data (or a UDP reply) */
 	bool hello_done;                  /* no more hello parsing on this flow */
 	bool bursts;                      /* request bursts are recorded (TLS-like flow) */
 	uint8_t undecided_tries;          /* payload chunks seen before TLS was recognised */
@@ -145,7 +146,6 @@ struct cid_flow {
 	int64_t close_ns;
 	uint64_t hash;
 	uint64_t touch;                   /* engine's activity counter at the last packet */
-	bool answered;                    /* the server sent data (or a UDP reply) */
 	/* Table links. */
 	struct cid_flow *hnext;           /* hash chain */
 	struct cid_flow *lru_prev, *lru_next;  /* LRU list, or the closing list */
