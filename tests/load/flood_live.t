@@ -68,7 +68,11 @@ check "the real captures alone: 7 TLS flows with both hellos" [ "$(grep -c '|ok|
 live() {
 	_ln=$1 _lp=$2 _extra=$3
 	shift 3
-	lab_spawn "$_ln" node "$CALLERID" capture -q -i eth0 -B "$BUF_KIB" --db "$T/$_ln.db" "$@"
+	# --no-attrib: live attribution retires ring blocks every 1 ms, so the
+	# ring absorbs only ~32 ms of stall at this -B (bench/README.md,
+	# Floods); with a loaded CI machine that means drops, and this test is
+	# about the flow table's bounds, not the ring's
+	lab_spawn "$_ln" node "$CALLERID" capture -q --no-attrib -i eth0 -B "$BUF_KIB" --db "$T/$_ln.db" "$@"
 	_pid=$LAB_PID
 	_log=$(lab_state)/$_ln.log
 	_i=50
