@@ -552,7 +552,8 @@ int main(int argc, char **argv)
 	for (int k = 0; k < num_real_files; k++)
 		load_real(g, real_paths[k], T0_US + duration_us * (uint64_t)(k + 1) / (uint64_t)(num_real_files + 1),
 			  &real_pkts);
-	qsort(g->real, g->num_real, sizeof(*g->real), cmp_real);
+	if (g->num_real)
+		qsort(g->real, g->num_real, sizeof(*g->real), cmp_real);
 
 	obuf = malloc(OUTBUF_SIZE);
 	g->out = fopen(path, "wb");

@@ -12,7 +12,7 @@
 #   CALLERID         the binary under test (default $BUILD/callerid)
 #   BENCH_DIR        keep inputs here and reuse them (default: a mktemp dir,
 #                    deleted at the end)
-#   BENCH_SECTIONS   sections to run (default "pcap cloudtrail correlate live")
+#   BENCH_SECTIONS   sections to run (default "pcap cloudtrail correlate live flood")
 #   BENCH_RUNS       runs per measurement (default 3)
 #   BENCH_SIZE_MB    capture size (default 500; keep it >= 200)
 #   BENCH_TSHARK_MB  tshark reads the whole capture (default); set a size in
@@ -32,7 +32,7 @@ SIZE_MB=${BENCH_SIZE_MB:-500}
 TSHARK_MB=${BENCH_TSHARK_MB:-$SIZE_MB}
 TSHARK_RUNS=${BENCH_TSHARK_RUNS:-1}
 SEED=${BENCH_SEED:-1}
-SECTIONS=${BENCH_SECTIONS:-pcap cloudtrail correlate live}
+SECTIONS=${BENCH_SECTIONS:-pcap cloudtrail correlate live flood}
 CT_RECORDS=${BENCH_CT_RECORDS:-1000000}
 JQ_RUNS=${BENCH_JQ_RUNS:-1}
 # Targets from the issue.
@@ -339,6 +339,11 @@ section_live() {
 		return 0
 	fi
 	BUILD=$BUILD CALLERID=$CALLERID sh scripts/bench_capture.sh
+}
+
+# --- floods: 1M SYN tuples, 100k never-finished ClientHellos, read and live ---
+section_flood() {
+	BUILD=$BUILD CALLERID=$CALLERID sh scripts/bench_flood.sh
 }
 
 # Each section is a function section_<name> printing its own header and

@@ -102,6 +102,7 @@ struct cid_recwalk { /* TLS record-boundary walker for one direction */
 struct cid_flow {
 	uint64_t seq_no;                  /* order of creation in this engine */
 	int64_t db_id;                    /* store's row id, 0 until written */
+	int64_t req_last_id;              /* store: row id of reqs[reqs_written - 1] */
 	uint8_t proto;                    /* 6 or 17 */
 	struct cid_addr cli, srv;
 	uint16_t cport, sport;
@@ -142,8 +143,8 @@ struct cid_flow {
 	int64_t dedup_ns[4];
 	uint8_t dedup_pos;
 	bool closing;                     /* FIN both ways or RST: lingers briefly */
-	bool hello_done;                  /* no more hello parsing on this flow */
 	bool answered;                    /* the server sent data (or a UDP reply) */
+	bool hello_done;                  /* no more hello parsing on this flow */
 	bool bursts;                      /* request bursts are recorded (TLS-like flow) */
 	uint8_t undecided_tries;          /* payload chunks seen before TLS was recognised */
 	uint8_t stream_start_seen;        /* first chunks checked for plaintext protocols */

@@ -273,7 +273,10 @@ int cid_live_poll(struct cid_live *l, int timeout_ms, void (*cb)(void *ctx, cons
 		rc = pcap_dispatch(h->p, -1, on_packet, (u_char *)(void *)&a);
 		if (rc != PCAP_ERROR)
 			continue;
-		snprintf(l->lost, sizeof(l->lost), "%s: %s", h->name, pcap_geterr(h->p));
+		/* two lost in one poll: both named */
+		size_t used = strlen(l->lost);
+		snprintf(l->lost + used, sizeof(l->lost) - used, "%s%s: %s", used ? "; " : "", h->name,
+			 pcap_geterr(h->p));
 		if (pcap_stats(h->p, &ps) == 0)
 			h->last = ps;
 		h->dead = true;

@@ -195,7 +195,7 @@ int cid_writer_add_iface(struct cid_writer *w, int dlt, const char *name)
 static void cut_back(struct cid_writer *w, size_t done, int err)
 {
 	size_t keep = 0, lost = 0;
-	uint64_t at;
+	uint64_t at, failed_at = w->file_off + (uint64_t)done;
 	for (size_t i = 0; i < w->num_ends; i++) {
 		size_t end = w->ends[i] & ~END_PKT;
 		if (end <= done)
@@ -218,11 +218,11 @@ static void cut_back(struct cid_writer *w, size_t done, int err)
 	}
 	if (ftruncate(w->fd, (off_t)at) != 0)
 		snprintf(w->err, sizeof(w->err), "cannot write %.300s at byte %llu: %s (and cannot cut it back: %s)",
-			 w->cur, (unsigned long long)w->file_off + (unsigned long long)done, strerror(err), strerror(errno));
+			 w->cur, (unsigned long long)failed_at, strerror(err), strerror(errno));
 	else
 		snprintf(w->err, sizeof(w->err),
 			 "cannot write %.300s at byte %llu: %s; it keeps its first %llu packets (%llu bytes)", w->cur,
-			 (unsigned long long)w->file_off + (unsigned long long)done, strerror(err), (unsigned long long)w->file_pkts,
+			 (unsigned long long)failed_at, strerror(err), (unsigned long long)w->file_pkts,
 			 (unsigned long long)at);
 }
 

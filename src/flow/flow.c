@@ -6,11 +6,10 @@
  * holds at most CID_STREAM_OOO_CAP early bytes; hello buffers grow to at
  * most stream_cap bytes and are freed as soon as the hellos are parsed; the
  * TLS state, hello buffers and early bytes of all flows together stay under
- * flow_mem;
- * each flow keeps at most CID_FLOW_MAX_REQUESTS bursts. To make room a flow
- * is evicted (and counted): one the server never sent data on if there is
- * one (a SYN flood or never-finished hellos must not push out the
- * connections that carry API calls), else a closed one, else the least
+ * flow_mem; each flow keeps at most CID_FLOW_MAX_REQUESTS bursts. To make
+ * room a flow is evicted (and counted): one the server never sent data on
+ * if there is one (a SYN flood or never-finished hellos must not push out
+ * the connections that carry API calls), else a closed one, else the least
  * recently active.
  */
 #include <stdlib.h>

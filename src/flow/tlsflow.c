@@ -5,7 +5,7 @@
  * Reassembly costs a copy only for early (out-of-order) segments and for
  * the hello buffers; flows that turn out not to be TLS stop being
  * reassembled after their first bytes. Hello buffers grow with what
- * arrives (a hello is usually one segment) up to stream_cap; their sizes
+ * arrives (a hello is usually one segment) up to stream_cap; their sizes,
  * the early bytes held and the TLS state are added up in e->held_bytes,
  * which the engine keeps under flow_mem (flow.c).
  */

@@ -40,6 +40,7 @@ enum stmt_id {
 	ST_FLOW_UPD,
 	ST_TLS_PUT,
 	ST_REQ_INS,
+	ST_REQ_UPD,
 	ST__COUNT
 };
 
@@ -76,6 +77,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 		       " ?27, ?28, ?29, ?30)",
 	[ST_REQ_INS] = "INSERT INTO request(flow_id, ts_us, answer_us, c2s_bytes, s2c_bytes)"
 		       " VALUES(?1, ?2, ?3, ?4, ?5)",
+	[ST_REQ_UPD] = "UPDATE request SET answer_us = ?2, c2s_bytes = ?3, s2c_bytes = ?4 WHERE id = ?1",
 };
 
 /* A fixed-size text builder for list columns; overflow cuts the list at an
@@ -945,6 +947,22 @@ int cid_store_put_flow_fp(struct cid_store *s, int64_t capture_id, struct cid_fl
 			rows++;
 		}
 	}
+	/* The last burst written may have been open then (a live capture
+	 * writes open flows every second): its answer time and sizes are
+	 * rewritten; the bursts before it were closed when written. */
+	if (f->reqs_written && f->req_last_id) {
+		const struct cid_request *q = &f->reqs[f->reqs_written - 1];
+		st = stmt(s, ST_REQ_UPD);
+		if (!st)
+			return -CID_EDB;
+		bind_i64(st, 1, f->req_last_id);
+		bind_i64_or_null(st, 2, q->answer_ns / 1000);
+		bind_u64(st, 3, q->c2s_bytes);
+		bind_u64(st, 4, q->s2c_bytes);
+		r = run(s, st, "cannot update request");
+		if (r)
+			return r;
+	}
 	if (f->reqs_written < f->num_reqs) {
 		st = stmt(s, ST_REQ_INS);
 		if (!st)
@@ -959,8 +977,9 @@ int cid_store_put_flow_fp(struct cid_store *s, int64_t capture_id, struct cid_fl
 			r = run(s, st, "cannot insert request");
 			if (r)
 				return r;
-			/* Written: never again, even if a later one fails. */
+			/* Written: never inserted again, even if a later one fails. */
 			f->reqs_written = i + 1;
+			f->req_last_id = (int64_t)sqlite3_last_insert_rowid(s->db);
 			rows++;
 		}
 	}

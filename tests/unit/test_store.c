@@ -535,6 +535,21 @@ static void test_requests_once(void **state)
 	assert_int_equal(query_int(db, "SELECT min(ts_us) FROM request"), 1700000002100000LL);
 	assert_int_equal(query_int(db, "SELECT max(answer_us) FROM request"), 1700000009200000LL);
 	assert_int_equal(query_int(db, "SELECT sum(c2s_bytes) FROM request"), 2100);
+	/* the last burst written was still open: its answer and sizes grow */
+	f->reqs[2].s2c_bytes = 5000;
+	f->reqs[2].c2s_bytes = 900;
+	assert_int_equal(cid_store_put_flow(s, 1, f, NULL), 0);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM request"), 3);
+	assert_int_equal(query_int(db, "SELECT s2c_bytes + c2s_bytes FROM request WHERE ts_us = 1700000009100000"),
+			 5900);
+	f->reqs[1].answer_ns = 1700000005300000000LL; /* no longer the last written: stays */
+	add_req(f, 1700000012100000000LL, 0);
+	assert_int_equal(cid_store_put_flow(s, 1, f, NULL), 0);
+	f->reqs[3].answer_ns = 1700000012400000000LL;
+	assert_int_equal(cid_store_put_flow(s, 1, f, NULL), 0);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM request WHERE answer_us IS NULL"), 1);
+	assert_int_equal(query_int(db, "SELECT answer_us FROM request WHERE ts_us = 1700000012100000"),
+			 1700000012400000LL);
 	cid_store_free(s);
 	free_flow(f);
 }
