@@ -5,8 +5,9 @@
  * second precision and may be skewed against the capture clock; SDKs reuse
  * connections. So an event is matched to a request burst, one to one:
  *  1. candidates: bursts whose time lies in [eventTime + offset - skew,
- *     eventTime + offset + 1 s + skew]; SNI = host header, TLS version and
- *     cipher equal whenever both sides know them (a mismatch excludes);
+ *     eventTime + offset + 1 s + skew]; SNI = host header, TLS version,
+ *     cipher and key exchange equal whenever both sides know them (a
+ *     mismatch excludes);
  *     the client address as the endpoint saw it = sourceIPAddress, unless
  *     that address cannot be local (public, or an AWS service name);
  *  2. candidates whose scores are alike form the event's tier. Time
@@ -31,6 +32,7 @@ struct cid_cor_event {
 	const char *host;        /* tlsDetails.clientProvidedHostHeader, NULL unknown */
 	const char *tls_version; /* "TLSv1.2", NULL unknown */
 	const char *cipher;      /* NULL unknown */
+	const char *key_exchange; /* tlsDetails.keyExchange ("x25519"), NULL unknown */
 	/* Identity evidence (optional; NULL / 0 when unknown). node_role: the
 	 * IAM role name when the call used the node's instance-profile role
 	 * (arn assumed-role/<role>/i-..., or sessionContext.ec2RoleDelivery
@@ -65,6 +67,7 @@ struct cid_cor_burst {
 	const char *sni;         /* NULL unknown */
 	const char *tls_version; /* NULL unknown (no handshake in the capture) */
 	const char *cipher;
+	const char *group;       /* tls.group: key_share or ServerKeyExchange curve; NULL unknown */
 	bool handshake;          /* the flow's hellos were captured */
 	int owner;               /* caller's owner index; bursts of one owner share it */
 	const struct cid_cor_imds *imds; /* the owner's IMDS credential fetches, or NULL */
@@ -80,6 +83,7 @@ enum cid_cor_excl {
 	CID_EXCL_HOST,       /* SNI differs from the host header */
 	CID_EXCL_VERSION,    /* TLS version differs */
 	CID_EXCL_CIPHER,     /* cipher differs */
+	CID_EXCL_KEY_EXCHANGE, /* keyExchange differs from the flow's group */
 	CID_EXCL_ADDRESS,    /* client address differs from sourceIPAddress */
 	CID_EXCL__COUNT
 };

@@ -57,9 +57,30 @@ struct cid_flow_tls {
 	struct cid_tls_hello ch;          /* the FIRST ClientHello (the one JA3/JA4 describe) */
 	struct cid_tls_hello sh;          /* the final ServerHello (not the HRR) */
 	bool have_ch, have_sh;
+	/* TLS <= 1.2 ECDHE: the named curve of the ServerKeyExchange (RFC 8422
+	 * 5.4), which is where those versions name the group; ske_wait while
+	 * the server's flight after its ServerHello is being walked to it */
+	bool have_ske_group, ske_wait;
+	uint16_t ske_group;
 	int64_t ch_ns, sh_ns;
 	bool reported;                    /* on_tls has been called */
 };
+
+/* The negotiated key-exchange group: the ServerHello's key_share (TLS
+ * 1.3), else the ServerKeyExchange's named curve (TLS <= 1.2 ECDHE). false
+ * when neither is known (resumed sessions, RSA or DHE key exchange). */
+static inline bool cid_flow_tls_group(const struct cid_flow_tls *t, uint16_t *group)
+{
+	if (t->have_sh && t->sh.num_key_share) {
+		*group = t->sh.key_share[0];
+		return true;
+	}
+	if (t->have_ske_group) {
+		*group = t->ske_group;
+		return true;
+	}
+	return false;
+}
 
 struct cid_stream;  /* opaque: reassembly state of one direction */
 struct cid_http_conn;

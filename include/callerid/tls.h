@@ -15,6 +15,15 @@
 
 #define CID_TLS_HS_CLIENT_HELLO 1
 #define CID_TLS_HS_SERVER_HELLO 2
+/* The rest of a TLS <= 1.2 server's plaintext flight (RFC 5246 7.3, 7.4;
+ * RFC 6066 8; RFC 4680 2). */
+#define CID_TLS_HS_NEW_SESSION_TICKET 4
+#define CID_TLS_HS_CERTIFICATE 11
+#define CID_TLS_HS_SERVER_KEY_EXCHANGE 12
+#define CID_TLS_HS_CERTIFICATE_REQUEST 13
+#define CID_TLS_HS_SERVER_HELLO_DONE 14
+#define CID_TLS_HS_CERTIFICATE_STATUS 22
+#define CID_TLS_HS_SUPPLEMENTAL_DATA 23
 
 #define CID_TLS_MAX_CIPHERS 256u
 #define CID_TLS_MAX_EXTS 128u
@@ -68,6 +77,34 @@ struct cid_tls_hello {
 enum cid_status cid_tls_parse_client_hello(struct cid_tls_hello *h, const uint8_t *msg, size_t msg_len);
 enum cid_status cid_tls_parse_server_hello(struct cid_tls_hello *h, const uint8_t *msg, size_t msg_len);
 
+/* How a TLS <= 1.2 cipher suite's ServerKeyExchange carries a named curve. */
+enum cid_tls_ske_kind {
+	CID_TLS_SKE_NONE = 0,   /* no curve there: RSA, DHE, fixed ECDH, plain PSK, unknown suites */
+	CID_TLS_SKE_ECDHE,      /* ECDHE_RSA, ECDHE_ECDSA: signed ServerECDHParams (RFC 8422 5.4) */
+	CID_TLS_SKE_ECDH_ANON,  /* ECDH_anon: ServerECDHParams, no signature (RFC 8422 5.4) */
+	CID_TLS_SKE_ECDHE_PSK,  /* ECDHE_PSK: psk_identity_hint, then ServerECDHParams (RFC 5489 2) */
+};
+enum cid_tls_ske_kind cid_tls_cipher_ske_kind(uint16_t code);
+
+/*
+ * Reads the named curve from a ServerKeyExchange body (after the 4-byte
+ * handshake header) of a TLS <= 1.2 handshake that negotiated `version`
+ * and the cipher suite `suite`. RFC 8422 5.4: ServerECDHParams =
+ * ECParameters {curve_type; NamedCurve when curve_type is named_curve (3)}
+ * then ECPoint public <1..2^8-1>; then the signature: for TLS 1.2 a
+ * SignatureAndHashAlgorithm and signature<0..2^16-1> (RFC 5246 4.7,
+ * 7.4.3), before TLS 1.2 the signature vector alone, none for ECDH_anon
+ * and ECDHE_PSK (whose params follow psk_identity_hint<0..2^16-1>, RFC
+ * 5489 2). The message must be consumed exactly.
+ * CID_OK: *group set. CID_UNSUPPORTED: the suite has no curve in its
+ * ServerKeyExchange, or the curve is explicit (curve_type 1 or 2, RFC 8422
+ * 5.4 deprecates them). CID_MALFORMED: anything else (a length overruns,
+ * an empty point, an unknown curve_type, trailing bytes). *group is only
+ * written on CID_OK.
+ */
+enum cid_status cid_tls_parse_server_key_exchange(uint16_t *group, const uint8_t *msg, size_t msg_len,
+						  uint16_t version, uint16_t suite);
+
 /*
  * Finds the index-th (0-based) handshake message in the first bytes of one
  * direction of a TLS stream, reassembling it across records of content type
@@ -83,6 +120,14 @@ enum cid_status cid_tls_parse_server_hello(struct cid_tls_hello *h, const uint8_
 enum cid_status cid_tls_find_handshake(const uint8_t *stream, size_t stream_len, unsigned index,
 				       uint8_t *hs_type, uint8_t *out, size_t out_cap,
 				       size_t *out_len, size_t *need);
+/* The same, except that a ChangeCipherSpec record ends the walk with
+ * CID_UNSUPPORTED: in TLS <= 1.2 what follows it is encrypted (RFC 5246
+ * 7.1), so a "handshake record" after it would be read as garbage (the
+ * encrypted Finished of a resumed session). For the messages of a TLS 1.2
+ * server's plaintext flight after its ServerHello. */
+enum cid_status cid_tls_find_plain_handshake(const uint8_t *stream, size_t stream_len, unsigned index,
+					     uint8_t *hs_type, uint8_t *out, size_t out_cap,
+					     size_t *out_len, size_t *need);
 
 /* True if the bytes look like the start of a TLS record carrying a
  * handshake (22, 0x03xx, length <= 2^14 + 2048). Used to find TLS on any port. */

@@ -30,6 +30,7 @@ const char *cid_cor_excl_name(enum cid_cor_excl x)
 	case CID_EXCL_HOST: return "host header differs from SNI";
 	case CID_EXCL_VERSION: return "TLS version differs";
 	case CID_EXCL_CIPHER: return "cipher differs";
+	case CID_EXCL_KEY_EXCHANGE: return "key exchange differs";
 	case CID_EXCL_ADDRESS: return "client address differs from sourceIPAddress";
 	case CID_EXCL__COUNT: break;
 	}
@@ -125,6 +126,13 @@ static enum cid_cor_excl evaluate(const struct cid_cor_event *e, const struct ci
 	if (e->cipher && b->cipher) {
 		if (strcmp(e->cipher, b->cipher))
 			return CID_EXCL_CIPHER;
+		s += 0.5;
+	}
+	/* CloudTrail spells keyExchange as the group names (x25519,
+	 * secp256r1, X25519MLKEM768); the case is not worth a mismatch */
+	if (e->key_exchange && *e->key_exchange && b->group) {
+		if (strcasecmp(e->key_exchange, b->group))
+			return CID_EXCL_KEY_EXCHANGE;
 		s += 0.5;
 	}
 	if (check_addr) {

@@ -335,7 +335,7 @@ static int load_events(struct ctx *c, const struct cid_event_filter *f, struct c
 	int rc;
 	cid_buf_init(&sql, 4096);
 	cid_buf_adds(&sql, "SELECT event_id, time_us, name, source_ip, tls_version, cipher, host_header,"
-			   " error_code, user_agent, arn, ec2_role_delivery FROM event");
+			   " error_code, user_agent, arn, ec2_role_delivery, key_exchange FROM event");
 	cid_event_filter_sql(&sql, f);
 	cid_buf_adds(&sql, " ORDER BY time_us, event_id");
 	if (sqlite3_prepare_v2(c->db, cid_buf_str(&sql), -1, &st, NULL) != SQLITE_OK ||
@@ -373,6 +373,7 @@ static int load_events(struct ctx *c, const struct cid_event_filter *f, struct c
 		er[n].user_agent = col_interned(c, st, 8);
 		er[n].arn = col_interned(c, st, 9);
 		er[n].role_delivery = col_interned(c, st, 10);
+		ev[n].key_exchange = col_interned(c, st, 11);
 		node_identity(c, &ev[n], &er[n]);
 		n++;
 	}
@@ -401,7 +402,7 @@ static int load_bursts(struct ctx *c, int64_t lo, int64_t hi, struct cid_cor_bur
 	 * endpoint saw, the inner one names the pod. */
 	static const char q[] =
 		"SELECT r.id, r.flow_id, r.ts_us, f.client_ip, f.server_ip, f.server_port, t.sni, t.version,"
-		" t.cipher, t.status, n.inner_flow_id, n.method, fi.client_ip, f.first_us, r.answer_us"
+		" t.cipher, t.status, n.inner_flow_id, n.method, fi.client_ip, f.first_us, r.answer_us, t.\"group\""
 		" FROM request r JOIN flow f ON f.id = r.flow_id"
 		" LEFT JOIN tls t ON t.flow_id = f.id"
 		" LEFT JOIN nat_link n ON n.outer_flow_id = f.id"
@@ -455,6 +456,7 @@ static int load_bursts(struct ctx *c, int64_t lo, int64_t hi, struct cid_cor_bur
 		br[n].inner_client_ip = intern(&c->strs, (const char *)sqlite3_column_text(st, 12));
 		br[n].flow_first_us = sqlite3_column_int64(st, 13);
 		b[n].answer_us = sqlite3_column_int64(st, 14);
+		b[n].group = intern(&c->strs, (const char *)sqlite3_column_text(st, 15));
 		owner = find_flow(c, flow_id);
 		if (owner < 0) {
 			const char *key = br[n].inner_client_ip ? br[n].inner_client_ip : b[n].client_ip;

@@ -92,6 +92,8 @@ void cid_cor_out_reasons(struct cid_buf *b, const struct cid_cor_event *e, const
 				REASON("TLS version %s matches", e->tls_version);
 			if (e->cipher && x->cipher)
 				REASON("cipher %s matches", e->cipher);
+			if (e->key_exchange && *e->key_exchange && x->group)
+				REASON("key exchange %s matches", e->key_exchange);
 			if (!x->handshake)
 				REASON("the flow began before the capture: no TLS details to compare");
 			if (ow && (r->evidence & CID_COR_EV_IMDS_ROLE)) {
@@ -541,8 +543,16 @@ void cid_cor_out_explain_one(void *vctx, size_t k, enum cid_cor_excl why, double
 	cid_esc_text(&line, b->sni ? b->sni : "-", b->sni ? strlen(b->sni) : 1);
 	cid_buf_printf(&line, " %s %s owner ", b->tls_version ? b->tls_version : "-", b->cipher ? b->cipher : "-");
 	cid_esc_text(&line, x->c->owners[b->owner].label, strlen(x->c->owners[b->owner].label));
-	if (why != CID_EXCL_NONE)
+	if (why == CID_EXCL_KEY_EXCHANGE) {
+		/* the line does not show the group: say what differed */
+		cid_buf_printf(&line, "\n      excluded: %s (flow ", cid_cor_excl_name(why));
+		cid_esc_text(&line, b->group, strlen(b->group));
+		cid_buf_adds(&line, ", event ");
+		cid_esc_text(&line, x->ev[x->self].key_exchange, strlen(x->ev[x->self].key_exchange));
+		cid_buf_adds(&line, ")");
+	} else if (why != CID_EXCL_NONE) {
 		cid_buf_printf(&line, "\n      excluded: %s", cid_cor_excl_name(why));
+	}
 	else
 		cid_buf_printf(&line, "\n      score %.1f: %s", score, fate);
 	fprintf(x->out, "%s\n", cid_buf_str(&line));

@@ -59,6 +59,7 @@ void cid_tlsline_print(struct tlsline *l, const struct cid_flow *f)
 	const struct cid_flow_tls *t = f->tls;
 	char cli[64], srv[64], when[40], ja4[CID_JA4_LEN] = "", ja3s[CID_JA3_MAX], ja3h[33] = "";
 	const char *ver = NULL, *cipher = NULL, *group = NULL;
+	uint16_t group_code;
 	int64_t ts;
 	if (!l || !t)
 		return;
@@ -69,8 +70,9 @@ void cid_tlsline_print(struct tlsline *l, const struct cid_flow *f)
 	if (t->have_sh) {
 		ver = cid_tls_version_name(cid_tls_negotiated_version(&t->sh));
 		cipher = t->sh.num_ciphers ? cid_tls_cipher_name(t->sh.ciphers[0]) : NULL;
-		group = t->sh.num_key_share ? cid_tls_group_name(t->sh.key_share[0]) : NULL;
 	}
+	if (cid_flow_tls_group(t, &group_code))
+		group = cid_tls_group_name(group_code);
 	if (t->have_ch) {
 		/* the JA3 string always fits: false means libcrypto failed */
 		cid_ja4(&t->ch, 't', ja4);

@@ -7,7 +7,9 @@
  * reassembled after their first bytes. Hello buffers grow with what
  * arrives (a hello is usually one segment) up to stream_cap; their sizes,
  * the early bytes held and the TLS state are added up in e->held_bytes,
- * which the engine keeps under flow_mem (flow.c).
+ * which the engine keeps under flow_mem (flow.c). After a TLS <= 1.2
+ * ServerHello the server's buffer is kept until the ServerKeyExchange (the
+ * group) or the end of the plaintext flight, then dropped too.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,11 @@
 
 #define UNDECIDED_TRIES 8  /* chunks a mid-stream flow may take to show TLS records */
 #define HBUF_FIRST 4096u   /* first size of a hello buffer */
+/* Handshake messages of a server direction looked at, ServerHello
+ * included, before giving up on a ServerKeyExchange: SupplementalData,
+ * Certificate and CertificateStatus may come before it (RFC 5246 7.3). A
+ * cap, since each look walks the buffer from its start again. */
+#define SKE_MAX_INDEX 8u
 
 void cid_flow_held(struct cid_engine *e, int64_t delta)
 {
@@ -118,6 +125,55 @@ static void set_failure(struct cid_engine *e, struct cid_flow *f, enum cid_tls_s
 	}
 }
 
+/* Whether a final ServerHello leaves the group to a ServerKeyExchange worth
+ * walking on to: TLS <= 1.2 (no key_share), a suite whose ServerKeyExchange
+ * names a curve, and a full handshake. A resumed session has none: its
+ * server echoes the client's session id (RFC 5246 7.4.1.3; RFC 5077 3.4 for
+ * tickets); a resumption the id does not show ends the walk at the
+ * NewSessionTicket or the ChangeCipherSpec. */
+static bool expect_ske(const struct cid_flow_tls *t)
+{
+	const struct cid_tls_hello *sh = &t->sh;
+	uint16_t v = cid_tls_negotiated_version(sh);
+	if (v < 0x0300 || v > 0x0303 || sh->num_key_share || !sh->num_ciphers ||
+	    cid_tls_cipher_ske_kind(sh->ciphers[0]) == CID_TLS_SKE_NONE)
+		return false;
+	return !(t->have_ch && t->ch.session_id_len && t->ch.session_id_len == sh->session_id_len &&
+		 !memcmp(t->ch.session_id, sh->session_id, sh->session_id_len));
+}
+
+/* The walk to the ServerKeyExchange is over once the server buffer is gone
+ * (the curve found, given up, or the buffer dropped for a gap or a cap):
+ * the flow's TLS details are complete, report them. */
+static void ske_settle(struct cid_engine *e, struct cid_flow *f)
+{
+	if (f->tls && f->tls->ske_wait && !f->hbuf[1]) {
+		f->tls->ske_wait = false;
+		report_tls(e, f);
+	}
+}
+
+/* One message of the server's flight after a TLS <= 1.2 ServerHello
+ * (RFC 5246 7.3): steps over what may precede the ServerKeyExchange, takes
+ * its named curve, and stops at anything else (ServerHelloDone,
+ * CertificateRequest, NewSessionTicket: no ServerKeyExchange follows). */
+static void ske_walk(struct cid_engine *e, struct cid_flow *f, uint8_t type, size_t mlen)
+{
+	struct cid_flow_tls *t = f->tls;
+	uint16_t group;
+	if ((type == CID_TLS_HS_CERTIFICATE || type == CID_TLS_HS_CERTIFICATE_STATUS ||
+	     type == CID_TLS_HS_SUPPLEMENTAL_DATA) &&
+	    f->hindex[1] < SKE_MAX_INDEX)
+		return;
+	if (type == CID_TLS_HS_SERVER_KEY_EXCHANGE &&
+	    cid_tls_parse_server_key_exchange(&group, e->scratch, mlen, cid_tls_negotiated_version(&t->sh),
+					      t->sh.ciphers[0]) == CID_OK) {
+		t->ske_group = group;
+		t->have_ske_group = true;
+	}
+	hbuf_drop(e, f, 1);
+}
+
 /* Tries to make progress on the hellos of one direction. */
 static void parse_hellos(struct cid_engine *e, struct cid_flow *f, int dir, int64_t ts)
 {
@@ -125,8 +181,13 @@ static void parse_hellos(struct cid_engine *e, struct cid_flow *f, int dir, int6
 	while (f->hbuf[dir] && f->hlen[dir] >= f->hneed[dir]) {
 		uint8_t type = 0;
 		size_t mlen = 0, need = 0;
-		enum cid_status st = cid_tls_find_handshake(f->hbuf[dir], f->hlen[dir], f->hindex[dir], &type,
-							     e->scratch, e->cfg.stream_cap, &mlen, &need);
+		enum cid_status st;
+		if (dir == 1 && t->ske_wait) /* a ChangeCipherSpec ends the plaintext flight */
+			st = cid_tls_find_plain_handshake(f->hbuf[1], f->hlen[1], f->hindex[1], &type, e->scratch,
+							  e->cfg.stream_cap, &mlen, &need);
+		else
+			st = cid_tls_find_handshake(f->hbuf[dir], f->hlen[dir], f->hindex[dir], &type, e->scratch,
+						    e->cfg.stream_cap, &mlen, &need);
 		if (st == CID_TRUNCATED) {
 			if (need > e->cfg.stream_cap) {
 				set_failure(e, f, CID_TLSS_TOO_BIG);
@@ -169,6 +230,8 @@ static void parse_hellos(struct cid_engine *e, struct cid_flow *f, int dir, int6
 			 * hello; otherwise the next records are encrypted. */
 			if (!t->hrr || t->num_client_hellos >= 2)
 				hbuf_drop(e, f, 0);
+		} else if (t->ske_wait) {
+			ske_walk(e, f, type, mlen);
 		} else {
 			struct cid_tls_hello *sh = &e->tmp_hello;
 			if (type != CID_TLS_HS_SERVER_HELLO ||
@@ -187,9 +250,15 @@ static void parse_hellos(struct cid_engine *e, struct cid_flow *f, int dir, int6
 			t->have_sh = true;
 			t->sh_ns = ts;
 			t->status = t->have_ch ? CID_TLSS_OK : CID_TLSS_SERVER_ONLY;
-			hbuf_drop(e, f, 1);
 			if (!t->hrr || t->num_client_hellos >= 2)
 				hbuf_drop(e, f, 0);
+			if (expect_ske(t)) {
+				/* keep the buffer: the group is further on; reported
+				 * when that walk ends (ske_settle) */
+				t->ske_wait = true;
+				continue;
+			}
+			hbuf_drop(e, f, 1);
 			report_tls(e, f);
 		}
 	}
@@ -209,6 +278,7 @@ static void hello_feed(struct cid_engine *e, struct cid_flow *f, int dir, const 
 	}
 	if (!hbuf_reserve(e, f, dir, f->hlen[dir] + n)) {
 		hbuf_drop(e, f, dir);
+		ske_settle(e, f);
 		return;
 	}
 	memcpy(f->hbuf[dir] + f->hlen[dir], p, n);
@@ -218,6 +288,7 @@ static void hello_feed(struct cid_engine *e, struct cid_flow *f, int dir, const 
 		set_failure(e, f, CID_TLSS_TOO_BIG);
 		hbuf_drop(e, f, dir);
 	}
+	ske_settle(e, f);
 	/* Done when neither side is being parsed and the server side has had
 	 * its turn (or the client side failed). */
 	if (!f->hbuf[0] && !f->hbuf[1] &&
@@ -299,6 +370,7 @@ static void deliver(void *ctx, const uint8_t *p, size_t n, bool seg_start, int64
 		if (f->hbuf[dir]) {
 			set_failure(e, f, CID_TLSS_GAP);
 			hbuf_drop(e, f, dir);
+			ske_settle(e, f);
 		}
 		f->head_len[dir] = 0;
 		f->walk[dir].lost = true;
@@ -414,6 +486,7 @@ void cid_flow_tls_settle(struct cid_engine *e, struct cid_flow *f)
 	if (!f->tls)
 		return;
 	hello_done(e, f);
+	f->tls->ske_wait = false;
 	if (f->tls->have_ch || f->tls->have_sh)
 		report_tls(e, f);
 }

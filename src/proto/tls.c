@@ -1,5 +1,6 @@
 /*
- * tls.c - TLS record walking and ClientHello / ServerHello parsing.
+ * tls.c - TLS record walking and ClientHello / ServerHello parsing; the
+ * named curve of a TLS <= 1.2 ServerKeyExchange.
  *
  * Every byte here comes off the wire: it is read only through the cursor,
  * every length-prefixed vector becomes a child cursor, and every structure
@@ -7,8 +8,10 @@
  * (CID_TLS_MAX_*); hitting a cap sets lists_truncated, never overruns.
  *
  * References: RFC 8446 (TLS 1.3) 4.1.2, 4.1.3, 4.2, 5.1; RFC 5246 (TLS 1.2)
- * 6.2, 7.4.1.2, 7.4.1.3; RFC 6066 3 (server_name); RFC 7301 3.1 (ALPN);
- * RFC 8422 5.1 (supported_groups, ec_point_formats); RFC 8701 (GREASE).
+ * 6.2, 7.1, 7.4.1.2, 7.4.1.3; RFC 6066 3 (server_name); RFC 7301 3.1 (ALPN);
+ * 7.4.3 (ServerKeyExchange); RFC 8422 5.1 (supported_groups,
+ * ec_point_formats), 5.4 (ServerECDHParams); RFC 5489 2 (ECDHE_PSK);
+ * RFC 8701 (GREASE).
  */
 #include <string.h>
 
@@ -425,9 +428,11 @@ static enum cid_status check_sslv2(const struct cid_cur *s, size_t *need)
 	return b2 == 1 ? CID_UNSUPPORTED : CID_MALFORMED;
 }
 
-enum cid_status cid_tls_find_handshake(const uint8_t *stream, size_t stream_len, unsigned index,
-				       uint8_t *hs_type, uint8_t *out, size_t out_cap,
-				       size_t *out_len, size_t *need)
+/* The walk behind cid_tls_find_handshake and cid_tls_find_plain_handshake;
+ * ccs_ends: a ChangeCipherSpec record ends it (see tls.h). */
+static enum cid_status find_handshake(const uint8_t *stream, size_t stream_len, unsigned index, bool ccs_ends,
+				      uint8_t *hs_type, uint8_t *out, size_t out_cap, size_t *out_len,
+				      size_t *need)
 {
 	struct cid_cur s;
 	uint8_t hdr[HS_HDR_LEN];
@@ -464,6 +469,9 @@ enum cid_status cid_tls_find_handshake(const uint8_t *stream, size_t stream_len,
 			return CID_MALFORMED; /* not a TLS record header */
 		rec_end = rec_start + RECORD_HDR_LEN + rec_len;
 		avail = cid_cur_len(&s) < rec_len ? cid_cur_len(&s) : rec_len;
+		bool skip = type == CT_CHANGE_CIPHER_SPEC;
+		if (skip && ccs_ends)
+			return CID_UNSUPPORTED; /* the rest is encrypted (RFC 5246 7.1) */
 		if (type == CT_ALERT && rec_len == 2) {
 			/* A plaintext warning alert (RFC 5246 7.2, e.g. unrecognized_name
 			 * sent before the ServerHello) does not end the handshake. */
@@ -472,13 +480,12 @@ enum cid_status cid_tls_find_handshake(const uint8_t *stream, size_t stream_len,
 				*need = rec_start + RECORD_HDR_LEN + 1;
 				return CID_TRUNCATED;
 			}
-			if (level == 1)
-				type = CT_CHANGE_CIPHER_SPEC; /* skipped like a CCS below */
+			skip = level == 1; /* skipped like a CCS below */
 		}
-		if (type != CT_HANDSHAKE && type != CT_CHANGE_CIPHER_SPEC)
+		if (type != CT_HANDSHAKE && !skip)
 			return CID_UNSUPPORTED; /* fatal alert / application data: handshake over */
 
-		if (type == CT_CHANGE_CIPHER_SPEC) {
+		if (skip) {
 			if (avail < rec_len) {
 				*need = rec_end;
 				return CID_TRUNCATED;
@@ -529,4 +536,60 @@ enum cid_status cid_tls_find_handshake(const uint8_t *stream, size_t stream_len,
 			return CID_TRUNCATED;
 		}
 	}
+}
+
+enum cid_status cid_tls_find_handshake(const uint8_t *stream, size_t stream_len, unsigned index,
+				       uint8_t *hs_type, uint8_t *out, size_t out_cap,
+				       size_t *out_len, size_t *need)
+{
+	return find_handshake(stream, stream_len, index, false, hs_type, out, out_cap, out_len, need);
+}
+
+enum cid_status cid_tls_find_plain_handshake(const uint8_t *stream, size_t stream_len, unsigned index,
+					     uint8_t *hs_type, uint8_t *out, size_t out_cap,
+					     size_t *out_len, size_t *need)
+{
+	return find_handshake(stream, stream_len, index, true, hs_type, out, out_cap, out_len, need);
+}
+
+/* RFC 8422 5.4 ECCurveType */
+#define CURVE_EXPLICIT_PRIME 1
+#define CURVE_EXPLICIT_CHAR2 2
+#define CURVE_NAMED 3
+
+enum cid_status cid_tls_parse_server_key_exchange(uint16_t *group, const uint8_t *msg, size_t msg_len,
+						  uint16_t version, uint16_t suite)
+{
+	enum cid_tls_ske_kind kind = cid_tls_cipher_ske_kind(suite);
+	struct cid_cur c, hint, point, sig;
+	uint8_t curve_type;
+	uint16_t named, alg;
+
+	if (kind == CID_TLS_SKE_NONE)
+		return CID_UNSUPPORTED; /* RSA, DHE, ...: no ServerECDHParams to read */
+	cid_cur_init(&c, msg, msg_len);
+	/* RFC 5489 2: ECDHE_PSK sends psk_identity_hint<0..2^16-1> first */
+	if (kind == CID_TLS_SKE_ECDHE_PSK && !cid_cur_sub_u16len(&c, &hint))
+		return CID_MALFORMED;
+	if (!cid_cur_u8(&c, &curve_type))
+		return CID_MALFORMED;
+	if (curve_type == CURVE_EXPLICIT_PRIME || curve_type == CURVE_EXPLICIT_CHAR2)
+		return CID_UNSUPPORTED; /* explicit curve parameters: no name to give */
+	if (curve_type != CURVE_NAMED || !cid_cur_u16(&c, &named))
+		return CID_MALFORMED;
+	/* ECPoint public <1..2^8-1> (RFC 8422 5.4) */
+	if (!cid_cur_sub_u8len(&c, &point) || cid_cur_len(&point) == 0)
+		return CID_MALFORMED;
+	if (kind == CID_TLS_SKE_ECDHE) {
+		/* TLS 1.2 names the signature's algorithm (RFC 5246 7.4.3);
+		 * earlier versions sign with the certificate's key (RFC 4492 5.4) */
+		if (version >= 0x0303 && !cid_cur_u16(&c, &alg))
+			return CID_MALFORMED;
+		if (!cid_cur_sub_u16len(&c, &sig))
+			return CID_MALFORMED;
+	}
+	if (cid_cur_len(&c) != 0)
+		return CID_MALFORMED; /* trailing bytes after the parameters */
+	*group = named;
+	return CID_OK;
 }

@@ -11,6 +11,7 @@
  * Tables are sorted by code and searched with bsearch.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "callerid/tls.h"
 
@@ -464,6 +465,29 @@ static const char *lookup(const struct code_name *table, size_t n, uint16_t code
 const char *cid_tls_cipher_name(uint16_t code)
 {
 	return lookup(cipher_names, sizeof(cipher_names) / sizeof(cipher_names[0]), code);
+}
+
+static bool starts(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* By the suite's name in the table above, which spells the key exchange
+ * first: OpenSSL's ECDHE-..., ECDHE-PSK-..., AECDH-... (ECDH_anon) and
+ * IANA's TLS_ECDHE_..., TLS_ECDHE_PSK_.... Fixed ECDH (TLS_ECDH_RSA_...,
+ * TLS_ECDH_ECDSA_...) sends no ServerKeyExchange (RFC 8422 2.1). */
+enum cid_tls_ske_kind cid_tls_cipher_ske_kind(uint16_t code)
+{
+	const char *n = cid_tls_cipher_name(code);
+	if (!n)
+		return CID_TLS_SKE_NONE;
+	if (starts(n, "ECDHE-PSK-") || starts(n, "TLS_ECDHE_PSK_"))
+		return CID_TLS_SKE_ECDHE_PSK;
+	if (starts(n, "ECDHE-") || starts(n, "TLS_ECDHE_"))
+		return CID_TLS_SKE_ECDHE;
+	if (starts(n, "AECDH-") || starts(n, "TLS_ECDH_anon_"))
+		return CID_TLS_SKE_ECDH_ANON;
+	return CID_TLS_SKE_NONE;
 }
 
 const char *cid_tls_group_name(uint16_t code)

@@ -65,7 +65,10 @@ static const char schema_v1[] =
 	 * offered_versions / offered_groups / key_share_groups: names, "0x%04x"
 	 * for unknown values, GREASE dropped. offered_ciphers, extensions and
 	 * sig_algs: 4-digit lowercase hex in wire order, GREASE kept (what the
-	 * client sent). alpn: offered protocols joined with ','. */
+	 * client sent). alpn: offered protocols joined with ','. group /
+	 * group_code: the ServerHello's key_share group (TLS 1.3), else the
+	 * ServerKeyExchange's named curve (TLS <= 1.2 ECDHE); NULL when
+	 * neither was seen. */
 	"CREATE TABLE tls("
 	" flow_id INTEGER PRIMARY KEY,"
 	" sni TEXT,"

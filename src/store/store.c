@@ -796,7 +796,7 @@ static int put_tls_row(struct cid_store *s, const struct cid_flow *f, const stru
 		bind_i64_or_null(st, 29, t->ch_ns / 1000);
 	}
 	if (sh) {
-		uint16_t v = cid_tls_negotiated_version(sh);
+		uint16_t v = cid_tls_negotiated_version(sh), group;
 		bool ja3s_ok;
 		bind_str(s, st, 5, cid_tls_version_name(v));
 		sqlite3_bind_int(st, 6, v);
@@ -804,9 +804,11 @@ static int put_tls_row(struct cid_store *s, const struct cid_flow *f, const stru
 			sqlite3_bind_int(st, 7, sh->ciphers[0]);
 			bind_str(s, st, 8, cid_tls_cipher_name(sh->ciphers[0]));
 		}
-		if (sh->num_key_share) {
-			bind_str(s, st, 9, cid_tls_group_name(sh->key_share[0]));
-			sqlite3_bind_int(st, 10, sh->key_share[0]);
+		/* the key_share group (TLS 1.3), else the ServerKeyExchange's
+		 * named curve (TLS <= 1.2 ECDHE) */
+		if (cid_flow_tls_group(t, &group)) {
+			bind_str(s, st, 9, cid_tls_group_name(group));
+			sqlite3_bind_int(st, 10, group);
 		}
 		if (sh->has_alpn)
 			bind_textn(s, st, 12, (const char *)sh->alpn_first, sh->alpn_first_len);
@@ -932,9 +934,12 @@ int cid_store_put_flow_fp(struct cid_store *s, int64_t capture_id, struct cid_fl
 	if (f->tls) {
 		const struct cid_flow_tls *t = f->tls;
 		/* what the row is made of: the hellos (each set once, at its
-		 * time) and these flags */
+		 * time), the ServerKeyExchange's curve (set once, after the
+		 * ServerHello: a live flow's row is rewritten when it comes)
+		 * and these flags */
 		uint32_t state = (uint32_t)t->have_ch | (uint32_t)t->have_sh << 1 | (uint32_t)t->hrr << 2 |
-				 ((uint32_t)t->status & 0xff) << 8 | (t->num_client_hellos & 0xffff) << 16;
+				 (uint32_t)t->have_ske_group << 3 | ((uint32_t)t->status & 0xff) << 8 |
+				 (t->num_client_hellos & 0xffff) << 16;
 		if (!f->tls_written || f->tls_written_state != state || f->tls_written_ch_ns != t->ch_ns ||
 		    f->tls_written_sh_ns != t->sh_ns) {
 			r = put_tls_row(s, f, fp);

@@ -1,9 +1,11 @@
 /*
  * fuzz_tls.c - libFuzzer harness for the TLS record walker, both hello
- * parsers and the fingerprints. The input is one direction of a TCP stream;
- * the first byte picks the handshake index (0-3). Every message found is
- * parsed as a ClientHello and as a ServerHello, and fingerprinted; every
- * prefix that the walker asks to grow is replayed at the size it asked for.
+ * parsers, the ServerKeyExchange parser and the fingerprints. The input is
+ * one direction of a TCP stream; the first byte picks the handshake index
+ * (bits 0-1) and the walker (bit 2: the plaintext-only one). Every message
+ * found is parsed as a ClientHello, a ServerHello (and fingerprinted) and
+ * a ServerKeyExchange of each kind; every prefix that the walker asks to
+ * grow is replayed at the size it asked for.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -26,17 +28,31 @@ static void use_hello(const struct cid_tls_hello *h)
 	(void)cid_tls_group_name(h->key_share[0]);
 }
 
+/* ECDHE-RSA, ECDH_anon, ECDHE_PSK, RSA; TLS 1.0 and 1.2 */
+static void use_ske(const uint8_t *m, size_t n)
+{
+	static const uint16_t suites[] = {0xc02f, 0xc018, 0xc035, 0x009c};
+	uint16_t group;
+	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
+		if (cid_tls_parse_server_key_exchange(&group, m, n, 0x0303, suites[i]) == CID_OK)
+			(void)cid_tls_group_name(group);
+		(void)cid_tls_parse_server_key_exchange(&group, m, n, 0x0301, suites[i]);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct cid_tls_hello h;
 	uint8_t *msg, type;
 	size_t msg_len, need, have;
 	unsigned index;
+	bool plain;
 	enum cid_status st;
 
 	if (size < 1)
 		return 0;
 	index = data[0] & 3u;
+	plain = (data[0] & 4u) != 0;
 	data++;
 	size--;
 	(void)cid_tls_looks_like_handshake(data, size);
@@ -46,7 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the caller's loop: start small, grow to what the walker asks for */
 	have = size < 5 ? size : 5;
 	for (;;) {
-		st = cid_tls_find_handshake(data, have, index, &type, msg, 65536, &msg_len, &need);
+		st = (plain ? cid_tls_find_plain_handshake : cid_tls_find_handshake)(data, have, index, &type, msg,
+										     65536, &msg_len, &need);
 		if (st != CID_TRUNCATED || need > size)
 			break;
 		if (need <= have)
@@ -58,12 +75,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			use_hello(&h);
 		if (cid_tls_parse_server_hello(&h, msg, msg_len) == CID_OK)
 			use_hello(&h);
+		use_ske(msg, msg_len);
 	}
 	/* the raw bytes as a hello body too */
 	if (cid_tls_parse_client_hello(&h, data, size) == CID_OK)
 		use_hello(&h);
 	if (cid_tls_parse_server_hello(&h, data, size) == CID_OK)
 		use_hello(&h);
+	use_ske(data, size);
 	free(msg);
 	return 0;
 }

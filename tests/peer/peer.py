@@ -6,16 +6,22 @@ For every capture in ../shared/data (see its SOURCES.md):
     negotiated version and cipher of the final ServerHello, JA3 and JA3S hashes;
   - Arkime .test files: ja3, ja3s, ja4 per session;
   - Suricata-verify test.yaml: tls.sni, tls.ja3.hash, tls.ja3s.hash, tls.ja4;
-  - FoxIO JA4 Rust snapshots: ja4 per TCP stream.
+  - FoxIO JA4 Rust snapshots: ja4 per TCP stream;
+  - tshark run here (when installed), for every capture in ../shared/data and
+    in captures/: the named curve of each TLS <= 1.2 ServerKeyExchange
+    (tls.handshake.server_named_curve) against the flow's group_code, and
+    no group on a TLS <= 1.2 flow without one.
 Prints TAP. Rows that callerid does not cover by design are counted as SKIP
 with the reason (QUIC: not decoded; tunnelled packets: not decapsulated).
-Usage: peer.py CALLERID DATADIR TMPDIR
+Usage: peer.py CALLERID DATADIR TMPDIR (DATADIR may be absent: then only
+the captures/ checks run)
 """
 import csv
 import glob
 import json
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -57,7 +63,7 @@ def run(pcap):
     con.text_factory = lambda b: b.decode("utf-8", "replace")
     rows = con.execute(
         "SELECT f.client_ip, f.client_port, f.server_ip, f.server_port, t.sni, t.version_code,"
-        " t.cipher_code, t.ja3_hash, t.ja3s_hash, t.ja4, f.first_us, f.proto, t.status"
+        " t.cipher_code, t.ja3_hash, t.ja3s_hash, t.ja4, f.first_us, f.proto, t.status, t.group_code"
         " FROM flow f LEFT JOIN tls t ON t.flow_id = f.id ORDER BY f.first_us, f.id").fetchall()
     con.close()
     flows = {}
@@ -87,6 +93,10 @@ KNOWN = {
     ("suricata-verify/bug-5713-01/TLSv1-Extracted-MaliciousC2.pcap", "ja4", "t10i070600_c50f5591e341_ce66f3b797c1"):
         ("t10i070600_c50f5591e341_c39ab67fec8e",
          "JA4 spec: without signature algorithms the extension string has no trailing '_'; Suricata hashes it with one"),
+    ("foxio-ja4/pcap/socks4-https.pcap", "ske_group", "none"):
+        (0x0017,
+         "tshark 4.0 does not dissect the TLS inside this SOCKS4 connection (port 9901); its server flight,"
+         " read by hand, holds a ServerKeyExchange naming secp256r1 (03 0017 41 04 ...)"),
     ("zeek/traces/tls/hrr.pcap", "ja3s", "15af977ce25de452b96affa2addb1036"):
         ("907bf3ecef1c987c889946b737b43de8",
          "tshark fingerprints the HelloRetryRequest; callerid's JA3S describes the final ServerHello"),
@@ -183,6 +193,68 @@ def tshark_checks(pcap):
         tap(not bad_ver, f"tshark {name}: negotiated version of {len(shs)} connections", bad_ver)
         tap(not bad_cipher, f"tshark {name}: cipher of {len(shs)} connections", bad_cipher)
         tap(not bad_ja3s, f"tshark {name}: JA3S of {len(shs)} ServerHellos", bad_ja3s)
+
+
+SKE_FIELDS = ["tcp.stream", "ip.src", "ipv6.src", "tcp.srcport", "ip.dst", "ipv6.dst", "tcp.dstport",
+              "tls.handshake.server_curve_type", "tls.handshake.server_named_curve"]
+ske_flows = [0, 0]  # TLS <= 1.2 flows with a curve tshark named, of them agreeing with callerid
+
+
+def ske_checks(pcap, name):
+    """The ServerKeyExchange's named curve (RFC 8422 5.4), tshark's reading,
+    against the flow's group_code; and no TLS <= 1.2 group where tshark saw
+    no ServerKeyExchange. Captures where tshark names no curve add nothing."""
+    r = subprocess.run(["tshark", "-n", "-r", pcap, "-Y", "tls.handshake.type == 12", "-T", "fields",
+                        "-E", "separator=/t", "-E", "occurrence=f"] + sum((["-e", f] for f in SKE_FIELDS), []),
+                       capture_output=True, text=True)
+    rows = [dict(zip(SKE_FIELDS, l.split("\t"))) for l in r.stdout.splitlines() if l.strip()]
+    rc, err, flows = run(pcap)
+    per_stream = {}
+    tunnel = 0
+    for row in rows:
+        if "," in (row["ip.src"] or "") or "," in (row["ipv6.src"] or "") or "," in row["tcp.srcport"]:
+            tunnel += 1
+            continue
+        per_stream.setdefault(int(row["tcp.stream"]), row)  # the first one (renegotiation aside)
+    named = {st: row for st, row in per_stream.items()
+             if row["tls.handshake.server_curve_type"] in ("0x03", "3") and row["tls.handshake.server_named_curve"]}
+    if tunnel:
+        skip(f"tshark {name}: {tunnel} tunnelled ServerKeyExchange rows", "tunnels are not decapsulated")
+    bad, keys, used = [], set(), {}
+    for st in sorted(named):
+        row = named[st]
+        src = norm_ip(row["ip.src"] or row["ipv6.src"])
+        dst = norm_ip(row["ip.dst"] or row["ipv6.dst"])
+        key = (6, frozenset([(src, int(row["tcp.srcport"])), (dst, int(row["tcp.dstport"]))]))
+        keys.add(key)
+        cands = [c for c in flows.get(key, []) if c[5] is not None and c[5] <= 0x0303]
+        idx = used.get(key, 0)
+        used[key] = idx + 1
+        want = int(row["tls.handshake.server_named_curve"], 16)
+        if not cands:
+            bad.append(f"stream {st}: no TLS <= 1.2 flow")
+            continue
+        got = cands[min(idx, len(cands) - 1)][13]
+        ske_flows[0] += 1
+        if got == want:
+            ske_flows[1] += 1
+        else:
+            bad.append(f"stream {st}: group_code {got} want {want:#06x}")
+    # the other way: a TLS <= 1.2 group only where tshark read a curve
+    extra = []
+    for k, cs in flows.items():
+        for c in cs:
+            if c[5] is None or c[5] > 0x0303 or c[13] is None or k in keys:
+                continue
+            want, note = expect(name, "ske_group", "none")
+            if note and want == c[13]:
+                notes.append(f"{name}: {note}")
+                continue
+            extra.append(f"{sorted(k[1])}: group_code {c[13]} without a ServerKeyExchange tshark names")
+    if named:
+        tap(not bad, f"tshark {name}: named curve of {len(named)} ServerKeyExchanges", bad)
+    if named or extra:
+        tap(not extra, f"tshark {name}: no TLS <= 1.2 group without a ServerKeyExchange", extra)
 
 
 def arkime_checks(test):
@@ -286,13 +358,28 @@ def foxio_checks(snap):
 
 
 def main():
-    caps = sorted(p[: -len(".tshark-sni.tsv")] for p in glob.glob(os.path.join(data, "**", "*.tshark-sni.tsv"), recursive=True))
+    have_tshark = shutil.which("tshark") is not None
+    caps = []
+    if os.path.isdir(data):
+        caps = sorted(p[: -len(".tshark-sni.tsv")] for p in glob.glob(os.path.join(data, "**", "*.tshark-sni.tsv"), recursive=True))
+    else:
+        skip(f"peer values in {data}", "not present")
     for pcap in caps:
         rc, err, flows = run(pcap)
         name = os.path.relpath(pcap, data)
         crashed = rc not in (0, 1) or "Sanitizer" in err or "runtime error" in err
         tap(not crashed, f"read {name} without crashing (exit {rc})", err.splitlines()[-5:])
         tshark_checks(pcap)
+        if have_tshark:
+            ske_checks(pcap, name)
+    # this project's own captures (always there)
+    own = sorted(glob.glob("captures/*.pcap") + glob.glob("captures/*/capture.pcap"))
+    if not have_tshark:
+        skip(f"ServerKeyExchange curves of {len(own) + len(caps)} captures", "tshark not installed")
+    else:
+        for pcap in own:
+            ske_checks(pcap, pcap)
+        print(f"# TLS <= 1.2 flows with a named curve (tshark): {ske_flows[0]}, callerid agrees on {ske_flows[1]}")
     for t in sorted(glob.glob(os.path.join(data, "arkime", "*.test"))):
         arkime_checks(t)
     for y in sorted(glob.glob(os.path.join(data, "suricata-verify", "**", "test.yaml"), recursive=True)):

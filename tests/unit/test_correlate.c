@@ -114,6 +114,60 @@ static void test_cipher_mismatch_unmatched(void **state)
 	assert_int_equal(r[0].excluded[CID_EXCL_CIPHER], 1);
 }
 
+/* tlsDetails.keyExchange against the flow's group (key_share, or the TLS
+ * 1.2 ServerKeyExchange curve): a difference excludes the burst, like the
+ * version and the cipher; case does not matter; unknown on either side
+ * (an empty string is unknown) does not exclude. */
+static void test_key_exchange(void **state)
+{
+	struct cid_cor_event e[] = {ev(5 * S, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256"),
+				    ev(9 * S, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256")};
+	struct cid_cor_burst b[] = {bu(5 * S + 100000, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", 1),
+				    bu(5 * S + 400000, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", 2),
+				    bu(9 * S + 100000, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", 1)};
+	struct cid_cor_result r[2];
+	(void)state;
+	/* two owners in the same second: only the group tells them apart */
+	e[0].key_exchange = "secp256r1";
+	b[0].group = "x25519";
+	b[1].group = "secp256r1";
+	run(r, e, 1, b, 2, false, NULL);
+	assert_int_equal(r[0].verdict, CID_ATTRIBUTED);
+	assert_int_equal(b[r[0].burst].owner, 2);
+	assert_int_equal(r[0].excluded[CID_EXCL_KEY_EXCHANGE], 1);
+	/* different spelling of case: a match */
+	e[0].key_exchange = "SECP256R1";
+	run(r, e, 1, b, 2, false, NULL);
+	assert_int_equal(r[0].verdict, CID_ATTRIBUTED);
+	assert_int_equal(b[r[0].burst].owner, 2);
+	/* every burst differs: unmatched, with the reason counted */
+	e[1].key_exchange = "X25519MLKEM768";
+	b[2].group = "x25519";
+	run(r, e + 1, 1, b + 2, 1, false, NULL);
+	assert_int_equal(r[0].verdict, CID_UNMATCHED);
+	assert_true(r[0].unmatched & CID_UNM_ALL_EXCLUDED);
+	assert_int_equal(r[0].excluded[CID_EXCL_KEY_EXCHANGE], 1);
+	assert_string_equal(cid_cor_excl_name(CID_EXCL_KEY_EXCHANGE), "key exchange differs");
+	/* unknown on either side: no test */
+	b[2].group = NULL; /* a resumed TLS 1.2 session, RSA key exchange */
+	run(r, e + 1, 1, b + 2, 1, false, NULL);
+	assert_int_equal(r[0].verdict, CID_ATTRIBUTED);
+	b[2].group = "x25519";
+	e[1].key_exchange = NULL;
+	run(r, e + 1, 1, b + 2, 1, false, NULL);
+	assert_int_equal(r[0].verdict, CID_ATTRIBUTED);
+	e[1].key_exchange = "";
+	run(r, e + 1, 1, b + 2, 1, false, NULL);
+	assert_int_equal(r[0].verdict, CID_ATTRIBUTED);
+	/* the IMDS evidence never brings back an excluded burst: see
+	 * test_imds_never_overrides_exclusion; the version is tested first */
+	e[1].key_exchange = "secp384r1";
+	e[1].tls_version = "TLSv1.3";
+	run(r, e + 1, 1, b + 2, 1, false, NULL);
+	assert_int_equal(r[0].excluded[CID_EXCL_VERSION], 1);
+	assert_int_equal(r[0].excluded[CID_EXCL_KEY_EXCHANGE], 0);
+}
+
 static void test_outside_capture(void **state)
 {
 	struct cid_cor_event e[] = {ev(500 * S, "10.0.0.10", NULL, NULL)};
@@ -396,6 +450,7 @@ int main(void)
 		cmocka_unit_test(test_two_owners_same_second_ambiguous),
 		cmocka_unit_test(test_tls_version_separates),
 		cmocka_unit_test(test_cipher_mismatch_unmatched),
+		cmocka_unit_test(test_key_exchange),
 		cmocka_unit_test(test_outside_capture),
 		cmocka_unit_test(test_other_host),
 		cmocka_unit_test(test_public_source_drops_address),

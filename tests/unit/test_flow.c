@@ -3,7 +3,8 @@
  * table cap (and which flows it evicts first), the memory cap, duplicates
  * across interfaces, ClientHellos split and reordered
  * at every byte position, request bursts on keep-alive TLS flows, the TLS
- * 1.3 client Finished, and port reuse. */
+ * 1.3 client Finished, the TLS 1.2 ServerKeyExchange's group (and when
+ * there is none), and port reuse. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -119,6 +120,8 @@ struct ended {
 	uint8_t num_ifaces;
 	bool have_ch, have_sh;
 	enum cid_tls_status tls_status;
+	bool have_group;                  /* cid_flow_tls_group at the end */
+	uint16_t group;
 	char sni[CID_TLS_MAX_NAME];
 	uint32_t num_reqs;
 	struct cid_request reqs[8];
@@ -130,6 +133,8 @@ struct rep {
 	uint64_t evicted_seen;
 	struct ended e[MAX_ENDED];
 	unsigned on_tls;
+	bool group_at_tls;                /* the group was known when on_tls ran */
+	uint16_t group_at_tls_code;
 };
 
 static struct rep R;
@@ -157,6 +162,7 @@ static void on_end(void *ctx, struct cid_flow *f)
 		x->have_ch = f->tls->have_ch;
 		x->have_sh = f->tls->have_sh;
 		x->tls_status = f->tls->status;
+		x->have_group = cid_flow_tls_group(f->tls, &x->group);
 		if (f->tls->have_ch && f->tls->ch.has_sni)
 			memcpy(x->sni, f->tls->ch.sni, sizeof(x->sni));
 	}
@@ -168,8 +174,8 @@ static void on_end(void *ctx, struct cid_flow *f)
 static void on_tls(void *ctx, struct cid_flow *f)
 {
 	struct rep *r = ctx;
-	(void)f;
 	r->on_tls++;
+	r->group_at_tls = cid_flow_tls_group(f->tls, &r->group_at_tls_code);
 }
 
 static struct cid_engine *engine(size_t max_flows, int64_t idle_ns, size_t stream_cap)
@@ -255,7 +261,8 @@ static void client_hello(struct tb *t)
 	t16at(t, rec_len, x - rec_len - 2);
 }
 
-/* A ServerHello: TLS 1.3 (supported_versions 0x0304) or TLS 1.2. */
+/* A ServerHello: TLS 1.3 (supported_versions 0x0304) or TLS 1.2. The
+ * session id echoes the ClientHello's (a resumed session, for TLS 1.2). */
 static void server_hello(struct tb *t, bool tls13)
 {
 	size_t rec_len, hs_len, exts_len, x;
@@ -278,6 +285,51 @@ static void server_hello(struct tb *t, bool tls13)
 	t16at(t, exts_len, x - exts_len - 2);
 	t24at(t, hs_len, x - hs_len - 3);
 	t16at(t, rec_len, x - rec_len - 2);
+}
+
+/* Appends one handshake message (type, body of n bytes) in its own record. */
+static void hs_record(struct tb *t, uint8_t type, const uint8_t *body, size_t n)
+{
+	t8(t, 22), t16(t, 0x0303), t16(t, (uint16_t)(4 + n));
+	t8(t, type), t8(t, 0), t16(t, (uint16_t)n);
+	memcpy(t->b + t->n, body, n), t->n += n;
+}
+
+/* A TLS 1.2 server's first flight (RFC 5246 7.3): ServerHello with a fresh
+ * session id (a full handshake) and the given suite, Certificate (a dummy
+ * body), then — when ske — a ServerKeyExchange naming x25519 (RFC 8422
+ * 5.4, signed: rsa_pss_rsae_sha256 and 64 dummy bytes), then
+ * ServerHelloDone. */
+enum { SH_REC = 86, CERT_REC = 309, SKE_REC = 113, SHD_REC = 9 }; /* record sizes in it */
+
+static void server_flight12(struct tb *t, uint16_t suite, bool ske)
+{
+	uint8_t body[512];
+	size_t n = 0;
+	t->n = 0;
+	body[n++] = 3, body[n++] = 3;
+	for (int i = 0; i < 32; i++)
+		body[n++] = (uint8_t)(0x20 + i);
+	body[n++] = 32;
+	for (int i = 0; i < 32; i++)
+		body[n++] = (uint8_t)(0xe0 + i); /* not the client's: no resumption */
+	body[n++] = (uint8_t)(suite >> 8), body[n++] = (uint8_t)suite;
+	body[n++] = 0;
+	body[n++] = 0, body[n++] = 5, body[n++] = 0xff, body[n++] = 1, body[n++] = 0, body[n++] = 1, body[n++] = 0;
+	hs_record(t, 2, body, n);
+	memset(body, 0x30, 300);
+	hs_record(t, 11, body, 300);
+	if (ske) {
+		n = 0;
+		body[n++] = 3, body[n++] = 0, body[n++] = 0x1d, body[n++] = 32;
+		for (int i = 0; i < 32; i++)
+			body[n++] = (uint8_t)(0x90 + i);
+		body[n++] = 8, body[n++] = 4, body[n++] = 0, body[n++] = 64;
+		for (int i = 0; i < 64; i++)
+			body[n++] = (uint8_t)i;
+		hs_record(t, 12, body, n);
+	}
+	hs_record(t, 14, body, 0);
 }
 
 /* A record of the given type with n body bytes. */
@@ -764,6 +816,209 @@ static void test_tls13_finished_not_a_request(void **state)
 	cid_engine_free(e);
 }
 
+/* TLS 1.2 ECDHE: the group is in the ServerKeyExchange after the
+ * Certificate (RFC 8422 5.4). The flow is reported once that message is
+ * in, with the group; the server's buffer is let go at the end of the
+ * plaintext flight; request bursts are counted as before. */
+static void test_tls12_ske_group(void **state)
+{
+	static struct tb ch, fl;
+	static uint8_t buf[8192];
+	struct cid_engine *e;
+	uint32_t cseq = 1001, sseq = 5001;
+	size_t n, cut;
+	(void)state;
+	client_hello(&ch);
+	server_flight12(&fl, 0xc02f, true);
+	e = engine(0, 0, 0);
+	handshake(e, SEC, &CLI, &SRV);
+	feed(e, SEC + 10 * MS, 0, &CLI, &SRV, cseq, sseq, CID_TCP_ACK | CID_TCP_PSH, ch.b, ch.n);
+	cseq += (uint32_t)ch.n;
+	/* ServerHello and Certificate, and the ServerKeyExchange's first bytes */
+	cut = SH_REC + CERT_REC + 50;
+	feed(e, SEC + 20 * MS, 0, &SRV, &CLI, sseq, cseq, CID_TCP_ACK, fl.b, cut);
+	assert_int_equal(R.on_tls, 0); /* not yet: the group is still to come */
+	assert_true(cid_engine_held(e) > sizeof(struct cid_flow_tls));
+	feed(e, SEC + 21 * MS, 0, &SRV, &CLI, sseq + (uint32_t)cut, cseq, CID_TCP_ACK | CID_TCP_PSH, fl.b + cut,
+	     fl.n - cut);
+	sseq += (uint32_t)fl.n;
+	assert_int_equal(R.on_tls, 1);
+	assert_true(R.group_at_tls);
+	assert_int_equal(R.group_at_tls_code, 0x001d);
+	/* nothing held but the TLS state: the flight's buffer is gone */
+	assert_int_equal(cid_engine_held(e), sizeof(struct cid_flow_tls));
+	/* client key exchange, CCS, Finished; server CCS, Finished */
+	n = tls_record(buf, 22, 37);
+	n += tls_record(buf + n, 20, 1);
+	n += tls_record(buf + n, 22, 40);
+	feed(e, SEC + 30 * MS, 0, &CLI, &SRV, cseq, sseq, CID_TCP_ACK | CID_TCP_PSH, buf, n);
+	cseq += (uint32_t)n;
+	n = tls_record(buf, 20, 1);
+	n += tls_record(buf + n, 22, 40);
+	feed(e, SEC + 40 * MS, 0, &SRV, &CLI, sseq, cseq, CID_TCP_ACK | CID_TCP_PSH, buf, n);
+	sseq += (uint32_t)n;
+	for (int i = 0; i < 2; i++) {
+		n = tls_record(buf, 23, 300);
+		feed(e, (2 + i) * SEC, 0, &CLI, &SRV, cseq, sseq, CID_TCP_ACK | CID_TCP_PSH, buf, n);
+		cseq += (uint32_t)n;
+		n = tls_record(buf, 23, 900);
+		feed(e, (2 + i) * SEC + 50 * MS, 0, &SRV, &CLI, sseq, cseq, CID_TCP_ACK | CID_TCP_PSH, buf, n);
+		sseq += (uint32_t)n;
+	}
+	cid_engine_flush(e, CID_END_EOC);
+	assert_int_equal(R.on_tls, 1);
+	assert_int_equal(R.num_ended, 1);
+	assert_int_equal(R.e[0].tls_status, CID_TLSS_OK);
+	assert_true(R.e[0].have_group);
+	assert_int_equal(R.e[0].group, 0x001d);
+	assert_int_equal(R.e[0].num_reqs, 2);
+	assert_int_equal(R.e[0].reqs[0].ts_ns, 2 * SEC);
+	assert_int_equal(R.e[0].reqs[1].answer_ns, 3 * SEC + 50 * MS);
+	assert_int_equal(cid_engine_held(e), 0);
+	cid_engine_free(e);
+}
+
+/* The server's flight in two segments split at every byte: one report,
+ * with the group, every time. */
+static void test_tls12_flight_split_everywhere(void **state)
+{
+	static struct tb ch, fl;
+	(void)state;
+	client_hello(&ch);
+	server_flight12(&fl, 0xc02b, true);
+	for (size_t cut = 1; cut < fl.n; cut++) {
+		struct cid_engine *e = engine(16, 0, 0);
+		uint32_t cseq = 1001 + (uint32_t)ch.n;
+		handshake(e, SEC, &CLI, &SRV);
+		feed(e, SEC + 10 * MS, 0, &CLI, &SRV, 1001, 5001, CID_TCP_ACK | CID_TCP_PSH, ch.b, ch.n);
+		/* the later piece first: held out of order, then delivered */
+		feed(e, SEC + 20 * MS, 0, &SRV, &CLI, 5001 + (uint32_t)cut, cseq, CID_TCP_ACK, fl.b + cut, fl.n - cut);
+		feed(e, SEC + 21 * MS, 0, &SRV, &CLI, 5001, cseq, CID_TCP_ACK, fl.b, cut);
+		if (R.on_tls != 1 || !R.group_at_tls || R.group_at_tls_code != 0x001d)
+			fail_msg("cut %zu: on_tls %u, group %d 0x%04x", cut, R.on_tls, R.group_at_tls,
+				 R.group_at_tls_code);
+		assert_int_equal(cid_engine_held(e), sizeof(struct cid_flow_tls));
+		cid_engine_flush(e, CID_END_EOC);
+		assert_int_equal(R.on_tls, 1);
+		cid_engine_free(e);
+	}
+}
+
+/* No group without a ServerKeyExchange that names one: a resumed session
+ * (the session id echoed, or a ChangeCipherSpec before any
+ * ServerKeyExchange), RSA and DHE key exchange, a flight that stops short,
+ * a hole in the server's bytes, a flight of too many messages. Each is
+ * reported once, and holds no buffer afterwards. */
+static void test_tls12_no_group(void **state)
+{
+	static struct tb ch, sh, fl;
+	static uint8_t buf[8192];
+	struct cid_engine *e;
+	uint32_t cseq;
+	size_t n;
+	(void)state;
+	client_hello(&ch);
+	cseq = 1001 + (uint32_t)ch.n;
+
+	/* resumed: the ServerHello echoes the session id; reported at once */
+	server_hello(&sh, false);
+	e = engine(0, 0, 0);
+	handshake(e, SEC, &CLI, &SRV);
+	feed(e, SEC + 10 * MS, 0, &CLI, &SRV, 1001, 5001, CID_TCP_ACK | CID_TCP_PSH, ch.b, ch.n);
+	feed(e, SEC + 20 * MS, 0, &SRV, &CLI, 5001, cseq, CID_TCP_ACK | CID_TCP_PSH, sh.b, sh.n);
+	assert_int_equal(R.on_tls, 1);
+	assert_false(R.group_at_tls);
+	assert_int_equal(cid_engine_held(e), sizeof(struct cid_flow_tls));
+	cid_engine_flush(e, CID_END_EOC);
+	assert_false(R.e[0].have_group);
+	cid_engine_free(e);
+
+	/* resumed with a ticket the session id does not show: CCS, then the
+	 * encrypted Finished, whose first bytes read like a ServerKeyExchange */
+	server_flight12(&fl, 0xc02f, false);
+	n = SH_REC;
+	memcpy(buf, fl.b, n);
+	n += tls_record(buf + n, 20, 1);
+	buf[n] = 22, w16(buf + n + 1, 0x0303), w16(buf + n + 3, 40);
+	buf[n + 5] = 12, buf[n + 6] = 0, buf[n + 7] = 0, buf[n + 8] = 36, buf[n + 9] = 3, buf[n + 10] = 0;
+	buf[n + 11] = 0x17, buf[n + 12] = 1;
+	memset(buf + n + 13, 0x41, 32);
+	n += 45;
+	e = engine(0, 0, 0);
+	handshake(e, SEC, &CLI, &SRV);
+	feed(e, SEC + 10 * MS, 0, &CLI, &SRV, 1001, 5001, CID_TCP_ACK | CID_TCP_PSH, ch.b, ch.n);
+	feed(e, SEC + 20 * MS, 0, &SRV, &CLI, 5001, cseq, CID_TCP_ACK | CID_TCP_PSH, buf, n);
+	assert_int_equal(R.on_tls, 1);
+	assert_false(R.group_at_tls);
+	assert_int_equal(cid_engine_held(e), sizeof(struct cid_flow_tls));
+	cid_engine_free(e);
+
+	/* RSA key exchange (AES128-GCM-SHA256) and DHE (DHE-RSA-AES128-GCM-SHA256):
+	 * no curve to wait for, reported at the ServerHello */
+	for (int k = 0; k < 2; k++) {
+		server_flight12(&fl, k ? 0x009e : 0x009c, k == 1);
+		e = engine(0, 0, 0);
+		handshake(e, SEC, &CLI, &SRV);
+		feed(e, SEC + 10 * MS, 0, &CLI, &SRV, 1001, 5001, CID_TCP_ACK | CID_TCP_PSH, ch.b, ch.n);
+		/* the ServerHello record and the Certificate's first bytes */
+		feed(e, SEC + 20 * MS, 0, &SRV, &CLI, 5001, cseq, CID_TCP_ACK, fl.b, SH_REC + 10);
+		assert_int_equal(R.on_tls, 1);
+		assert_false(R.group_at_tls);
+		feed(e, SEC + 21 * MS, 0, &SRV, &CLI, 5001 + SH_REC + 10, cseq, CID_TCP_ACK, fl.b + SH_REC + 10,
+		     fl.n - SH_REC - 10);
+		cid_engine_flush(e, CID_END_EOC);
+		assert_int_equal(R.on_tls, 1);
+		assert_false(R.e[0].have_group);
+		cid_engine_free(e);
+	}
+
+	/* the flight stops inside the Certificate, the flow ends: reported at
+	 * its end, without a group */
+	server_flight12(&fl, 0xc02f, true);
+	e = engine(0, 0, 0);
+	handshake(e, SEC, &CLI, &SRV);
+	feed(e, SEC + 10 * MS, 0, &CLI, &SRV, 1001, 5001, CID_TCP_ACK | CID_TCP_PSH, ch.b, ch.n);
+	feed(e, SEC + 20 * MS, 0, &SRV, &CLI, 5001, cseq, CID_TCP_ACK, fl.b, 200);
+	assert_int_equal(R.on_tls, 0);
+	cid_engine_flush(e, CID_END_EOC);
+	assert_int_equal(R.on_tls, 1);
+	assert_int_equal(R.e[0].tls_status, CID_TLSS_OK);
+	assert_false(R.e[0].have_group);
+	assert_int_equal(cid_engine_held(e), 0);
+	cid_engine_free(e);
+
+	/* a hole in the server's bytes before the ServerKeyExchange: reported
+	 * when the stream gives up on the hole (here: at the flow's end) */
+	e = engine(0, 0, 0);
+	handshake(e, SEC, &CLI, &SRV);
+	feed(e, SEC + 10 * MS, 0, &CLI, &SRV, 1001, 5001, CID_TCP_ACK | CID_TCP_PSH, ch.b, ch.n);
+	feed(e, SEC + 20 * MS, 0, &SRV, &CLI, 5001, cseq, CID_TCP_ACK, fl.b, 200);
+	feed(e, SEC + 21 * MS, 0, &SRV, &CLI, 5001 + 300, cseq, CID_TCP_ACK, fl.b + 300, fl.n - 300);
+	cid_engine_flush(e, CID_END_EOC);
+	assert_int_equal(R.on_tls, 1);
+	assert_false(R.e[0].have_group);
+	cid_engine_free(e);
+
+	/* a ServerHello followed by ten Certificates: the walk gives up */
+	assert_int_equal(fl.n, SH_REC + CERT_REC + SKE_REC + SHD_REC);
+	memcpy(buf, fl.b, SH_REC);
+	n = SH_REC;
+	for (int i = 0; i < 10; i++) {
+		static const uint8_t cert[] = {22, 3, 3, 0, 5, 11, 0, 0, 1, 0};
+		memcpy(buf + n, cert, sizeof(cert)), n += sizeof(cert);
+	}
+	memcpy(buf + n, fl.b + SH_REC + CERT_REC, SKE_REC + SHD_REC);
+	n += SKE_REC + SHD_REC;
+	e = engine(0, 0, 0);
+	handshake(e, SEC, &CLI, &SRV);
+	feed(e, SEC + 10 * MS, 0, &CLI, &SRV, 1001, 5001, CID_TCP_ACK | CID_TCP_PSH, ch.b, ch.n);
+	feed(e, SEC + 20 * MS, 0, &SRV, &CLI, 5001, cseq, CID_TCP_ACK | CID_TCP_PSH, buf, n);
+	assert_int_equal(R.on_tls, 1);
+	assert_false(R.group_at_tls);
+	assert_int_equal(cid_engine_held(e), sizeof(struct cid_flow_tls));
+	cid_engine_free(e);
+}
+
 static void test_port_reuse_after_fin(void **state)
 {
 	struct cid_engine *e;
@@ -829,6 +1084,9 @@ int main(void)
 		cmocka_unit_test(test_hello_prefixes),
 		cmocka_unit_test(test_keepalive_requests),
 		cmocka_unit_test(test_tls13_finished_not_a_request),
+		cmocka_unit_test(test_tls12_ske_group),
+		cmocka_unit_test(test_tls12_flight_split_everywhere),
+		cmocka_unit_test(test_tls12_no_group),
 		cmocka_unit_test(test_port_reuse_after_fin),
 		cmocka_unit_test(test_garbage_frames),
 	};

@@ -554,6 +554,43 @@ static void test_requests_once(void **state)
 	free_flow(f);
 }
 
+/* TLS 1.2: the group comes from the ServerKeyExchange, after the
+ * ServerHello. A live flow is put every second; its tls row must be
+ * rewritten once the curve is known, and a TLS 1.3 key_share still wins. */
+static void test_tls12_group_rewrite(void **state)
+{
+	struct fx *x = *state;
+	struct cid_store *s = open_rw(x);
+	sqlite3 *db = cid_store_db(s);
+	struct cid_flow *f = new_flow("10.0.0.10", 40003, "10.0.1.5", 443, 1700000003000000000LL);
+	char buf[128];
+	add_tls(f, "ec2.us-east-1.amazonaws.com", 27);
+	f->tls->sh.num_versions = 0;     /* TLS 1.2: legacy_version names it */
+	f->tls->sh.ciphers[0] = 0xc02f;
+	f->tls->sh.num_key_share = 0;
+	assert_int_equal(cid_store_put_flow(s, 0, f, NULL), 0);
+	query_text(db, "SELECT version || ' ' || cipher FROM tls", buf, sizeof(buf));
+	assert_string_equal(buf, "TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256");
+	assert_int_equal(query_int(db, "SELECT \"group\" IS NULL AND group_code IS NULL FROM tls"), 1);
+	/* the ServerKeyExchange arrives: the next put rewrites the row */
+	f->tls->ske_group = 0x0017;
+	f->tls->have_ske_group = true;
+	assert_int_equal(cid_store_put_flow(s, 0, f, NULL), 0);
+	query_text(db, "SELECT \"group\" FROM tls", buf, sizeof(buf));
+	assert_string_equal(buf, "secp256r1");
+	assert_int_equal(query_int(db, "SELECT group_code FROM tls"), 0x0017);
+	assert_int_equal(query_int(db, "SELECT count(*) FROM tls"), 1);
+	/* a key_share (TLS 1.3) is the group whatever else is set */
+	f->tls->sh.key_share[0] = 0x11ec;
+	f->tls->sh.num_key_share = 1;
+	f->tls_written = false;
+	assert_int_equal(cid_store_put_flow(s, 0, f, NULL), 0);
+	query_text(db, "SELECT \"group\" FROM tls", buf, sizeof(buf));
+	assert_string_equal(buf, "X25519MLKEM768");
+	cid_store_free(s);
+	free_flow(f);
+}
+
 static void test_sni_bytes_round_trip(void **state)
 {
 	struct fx *x = *state;
@@ -751,6 +788,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_readonly_missing_or_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_flow_insert_update, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_requests_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tls12_group_rewrite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sni_bytes_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_visible_after_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flows_listing, setup, teardown),

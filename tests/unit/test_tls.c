@@ -1,6 +1,7 @@
 /*
- * test_tls.c - TLS record walking, hello parsing, names, and JA3/JA3S/JA4
- * end to end on real hellos.
+ * test_tls.c - TLS record walking, hello parsing, the TLS <= 1.2
+ * ServerKeyExchange's curve, names, and JA3/JA3S/JA4 end to end on real
+ * hellos.
  *
  * Vectors are one direction of a TCP stream from captures in shared/data,
  * cut after the hello (extracted with tshark tcp.payload). Expected values
@@ -932,6 +933,220 @@ static void test_server_hostile(void **state)
 	free(h);
 }
 
+/* ---- TLS <= 1.2 ServerKeyExchange (RFC 8422 5.4) ---- */
+
+/* ServerKeyExchange bodies (after the handshake header), cut from the server
+ * direction of real captures (tshark follow,tcp,raw; tshark's
+ * tls.handshake.server_named_curve gives the curve):
+ *  - captures/tls12-sll2.pcap (this project: openssl s_server 3.0, TLS 1.2,
+ *    ECDHE-RSA-AES128-GCM-SHA256): x25519, rsa_pss_rsae_sha256 signature;
+ *  - shared/data zeek/traces/tls/ecdhe.pcap (TLS 1.2, ECDHE-RSA-AES256-SHA):
+ *    secp256r1, rsa_pkcs1_sha512;
+ *  - shared/data arkime/openssl-tls1.pcap (TLS 1.0, ECDHE-RSA-RC4-SHA):
+ *    secp256r1, a signature without an algorithm (RFC 4492 5.4). */
+static const char ske_x25519_tls12[] =
+	"03001d2006d8db5047a827807ca33ebc648d4f7c9749eb4aa2b581149d89e339f4437036080401002fc5ac9108c911d5"
+	"3d3544befb780a900a0a0693136c624f3b2d29cf5a068f0943e67034190aba58a87da37680a336961db7431858dc0599"
+	"c02264f9b58658b2870a541d536091d0a3db1cfeb8734329cbc63c45e2f9b9a7296f9d732003d7503981857989a94a0f"
+	"4db2e6fe0282151cc9b65127bddc327228bc6b67dc3999d39e530780363c08f812938a8b3999aadb45cf598665e3e6af"
+	"9f30f50938d0bf8de0661c797bf701436495c9792e931fba5ce86db232a5866f8adc3f5df60fb2db3a27c5fc121b8c3d"
+	"ea94f529a1393508ac03fb8a2c853428d0e84d2fef8225303b043b995fe3e74359232c752cefed7bd2733f74e2bd9b09"
+	"d1a4ed7137de6f2c";
+static const char ske_p256_tls12[] =
+	"0300174104c177ab173fed188d8455b2bd0eeac7c1fc334b5d9d38e651b6a31cbda4a7b62a4a222493711e6aec7590d2"
+	"7292ba300d722841ca52795ca55b9b26d12730b80706010100bb8ed698a89f33367af245236d1483c2caa406f61a6e36"
+	"39a6483c8ed3baadaf18bfdfd967697ad29497dd7f16fde1b5d8933b6f5d72e63f0e0dfd416785a3ee3ad7b6d65e71c6"
+	"7c219740723695136678feaca0db5f1cd00a2f2c5b1a0b83098e796bb6539b486639ab02a288d0f0bf68123151437e1b"
+	"2ef610af17993a107acfcb3791d00b509a5271ddcf60b31b202571c06ceaf51b846a0ff8fd85cf1bc99f82bb936bae69"
+	"a13f81727f0810280306abb942fd80e0fdf93a51e7e036c26e429295aa60e36506ab1762d49e31152d02bd7850fcaa25"
+	"1219b3dde81ea5fc61c4c63b940120fa6847ccc43fad0a2ac252153254baa03b0baebb6db899ade45e";
+static const char ske_p256_tls10[] =
+	"0300174104d9d65e7a97686edbe08dd6ad5d7905a41fcd047732ba018cc273346eef475e2f69e5e9f484f6fd6979842a"
+	"a0fa1adb3a62b0ed31a946f0c112cf9f74c34c5fd30100b13460a0f01462597f8e93f57c1275845fa3f42d608763d95c"
+	"8ccb8b229b911a2f0a9d8a4d4e242e456499cec6509bab1d5fb88d185d999aa9fd6ceef05703ada421c318fff462fddc"
+	"0691cab1804bd93ed9dd68389f0dc33df5135b5a7fadc035bc342c143d9136399af449bfc1ebba63f353a32e3f59be91"
+	"2c667272280d0c13346f293ca8fa1b590a8959c900c688e7d5408c25e2c6fea3da0c07cd2579c2f53a26ed2128ae7382"
+	"70df17e38cbdb1f64c1c3e89abbe4106ed85d005c2bdafaaf47263d7888c0a2b4187115bc33cf41e1646f049964e0d9e"
+	"fce870bbc6d49a367598bda9d6f3b7ed9df027206111fd65429e61503ebbab7d5ed441d76d7306";
+/* Built by hand from RFC 8422 5.4 / RFC 5489 2: ECDH_anon params (x448, a
+ * 56-byte point, no signature); ECDHE_PSK with a 4-byte identity hint
+ * ("hint") before x25519 params. */
+static const char ske_anon_x448[] =
+	"03001e38"
+	"0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f30"
+	"3132333435363738";
+static const char ske_psk_x25519[] =
+	"000468696e7403001d20"
+	"0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20";
+
+struct ske_vec {
+	const char *name;
+	const char *hex;
+	uint16_t version, suite;
+	enum cid_status want;
+	uint16_t group;
+};
+
+static const struct ske_vec ske_vecs[] = {
+	{"x25519 TLS 1.2 ECDHE-RSA", ske_x25519_tls12, 0x0303, 0xc02f, CID_OK, 0x001d},
+	{"secp256r1 TLS 1.2 ECDHE-RSA", ske_p256_tls12, 0x0303, 0xc014, CID_OK, 0x0017},
+	{"secp256r1 TLS 1.0 ECDHE-RSA", ske_p256_tls10, 0x0301, 0xc011, CID_OK, 0x0017},
+	{"x448 ECDH_anon", ske_anon_x448, 0x0303, 0xc018, CID_OK, 0x001e},
+	{"x25519 ECDHE_PSK", ske_psk_x25519, 0x0303, 0xc035, CID_OK, 0x001d},
+	{"x25519 ECDHE_PSK, IANA-named suite", ske_psk_x25519, 0x0303, 0xd001, CID_OK, 0x001d},
+	/* the version decides the signature's shape */
+	{"TLS 1.0 signature read as TLS 1.2", ske_p256_tls10, 0x0303, 0xc011, CID_MALFORMED, 0},
+	{"TLS 1.2 signature read as TLS 1.1", ske_p256_tls12, 0x0302, 0xc014, CID_MALFORMED, 0},
+	/* the suite decides what comes before and after the params */
+	{"signed params read as anon", ske_x25519_tls12, 0x0303, 0xc018, CID_MALFORMED, 0},
+	{"anon params read as signed", ske_anon_x448, 0x0303, 0xc02f, CID_MALFORMED, 0},
+	{"PSK hint read as params", ske_psk_x25519, 0x0303, 0xc02f, CID_MALFORMED, 0},
+	/* suites whose ServerKeyExchange has no curve (or that have none) */
+	{"RSA key exchange", ske_x25519_tls12, 0x0303, 0x009c, CID_UNSUPPORTED, 0},
+	{"DHE", ske_x25519_tls12, 0x0303, 0x009e, CID_UNSUPPORTED, 0},
+	{"fixed ECDH", ske_x25519_tls12, 0x0303, 0xc031, CID_UNSUPPORTED, 0},
+	{"TLS 1.3 suite", ske_x25519_tls12, 0x0303, 0x1301, CID_UNSUPPORTED, 0},
+	{"unknown suite", ske_x25519_tls12, 0x0303, 0xfefe, CID_UNSUPPORTED, 0},
+	/* explicit curves (RFC 8422 5.4, deprecated): nothing to name */
+	{"explicit prime curve", "01" "20" "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20",
+	 0x0303, 0xc018, CID_UNSUPPORTED, 0},
+	{"explicit char2 curve", "02", 0x0303, 0xc018, CID_UNSUPPORTED, 0},
+	{"curve type 0", "00001d0101", 0x0303, 0xc018, CID_MALFORMED, 0},
+	{"curve type 4", "04001d0101", 0x0303, 0xc018, CID_MALFORMED, 0},
+	{"empty point", "03001d00", 0x0303, 0xc018, CID_MALFORMED, 0},
+	{"point overruns", "03001d0201", 0x0303, 0xc018, CID_MALFORMED, 0},
+	{"trailing byte", "03001d010100", 0x0303, 0xc018, CID_MALFORMED, 0},
+	{"one-byte point, anon", "03001d0101", 0x0303, 0xc018, CID_OK, 0x001d},
+	{"empty signature", "03001d0101" "0401" "0000", 0x0303, 0xc02f, CID_OK, 0x001d},
+	{"signature overruns", "03001d0101" "0401" "0002aa", 0x0303, 0xc02f, CID_MALFORMED, 0},
+	{"hint overruns", "0005abcd", 0x0303, 0xc035, CID_MALFORMED, 0},
+	{"empty", "", 0x0303, 0xc02f, CID_MALFORMED, 0},
+};
+
+#define NSKE (sizeof(ske_vecs) / sizeof(ske_vecs[0]))
+
+static void test_server_key_exchange(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < NSKE; i++) {
+		const struct ske_vec *v = &ske_vecs[i];
+		size_t len;
+		uint8_t *m = unhex(v->hex, &len);
+		uint16_t group = 0xbeef;
+		print_message("# ske %s\n", v->name);
+		assert_int_equal(cid_tls_parse_server_key_exchange(&group, m, len, v->version, v->suite), v->want);
+		/* written only on success */
+		assert_int_equal(group, v->want == CID_OK ? v->group : 0xbeef);
+		free(m);
+	}
+	assert_int_equal(cid_tls_cipher_ske_kind(0xc02f), CID_TLS_SKE_ECDHE);
+	assert_int_equal(cid_tls_cipher_ske_kind(0xc02b), CID_TLS_SKE_ECDHE);
+	assert_int_equal(cid_tls_cipher_ske_kind(0xcca8), CID_TLS_SKE_ECDHE);
+	assert_int_equal(cid_tls_cipher_ske_kind(0xc08a), CID_TLS_SKE_ECDHE); /* IANA-named ECDHE_RSA */
+	assert_int_equal(cid_tls_cipher_ske_kind(0xc019), CID_TLS_SKE_ECDH_ANON);
+	assert_int_equal(cid_tls_cipher_ske_kind(0xccac), CID_TLS_SKE_ECDHE_PSK);
+	assert_int_equal(cid_tls_cipher_ske_kind(0xc034), CID_TLS_SKE_ECDHE_PSK);
+	assert_int_equal(cid_tls_cipher_ske_kind(0xc005), CID_TLS_SKE_NONE);   /* fixed ECDH_ECDSA */
+	assert_int_equal(cid_tls_cipher_ske_kind(0x0033), CID_TLS_SKE_NONE);   /* DHE-RSA-AES128-SHA */
+	assert_int_equal(cid_tls_cipher_ske_kind(0x002f), CID_TLS_SKE_NONE);
+	assert_int_equal(cid_tls_cipher_ske_kind(0x1301), CID_TLS_SKE_NONE);
+	assert_int_equal(cid_tls_cipher_ske_kind(0x0a0a), CID_TLS_SKE_NONE);
+}
+
+/* Every prefix of every message that parses: never a crash, never a
+ * curve from a message that is not all there (the signature, or the end
+ * of the params, is always missing from a prefix). Then every byte
+ * flipped: never a crash, and a curve only where one could be. */
+static void test_server_key_exchange_truncation(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < NSKE; i++) {
+		const struct ske_vec *v = &ske_vecs[i];
+		size_t len;
+		uint8_t *m;
+		uint16_t group;
+		if (v->want != CID_OK)
+			continue;
+		m = unhex(v->hex, &len);
+		for (size_t k = 0; k < len; k++) {
+			/* a heap copy of exactly k bytes, so ASan sees any overread */
+			uint8_t *cut = malloc(k ? k : 1);
+			assert_non_null(cut);
+			memcpy(cut, m, k);
+			assert_int_equal(cid_tls_parse_server_key_exchange(&group, cut, k, v->version, v->suite),
+					 CID_MALFORMED);
+			free(cut);
+		}
+		for (size_t k = 0; k < len; k++) {
+			enum cid_status st;
+			m[k] ^= 0xff;
+			st = cid_tls_parse_server_key_exchange(&group, m, len, v->version, v->suite);
+			assert_true(st == CID_OK || st == CID_MALFORMED || st == CID_UNSUPPORTED);
+			m[k] ^= 0xff;
+		}
+		free(m);
+	}
+}
+
+/* The server's plaintext flight: ServerHello, Certificate, ServerKeyExchange,
+ * ServerHelloDone in records. cid_tls_find_plain_handshake finds the same
+ * messages as cid_tls_find_handshake, but a ChangeCipherSpec ends it: the
+ * "handshake record" of a resumed session's encrypted Finished is never read. */
+static void test_plain_flight(void **state)
+{
+	/* Finished of a resumed session: a handshake record, encrypted; its
+	 * first bytes happen to read as a ServerKeyExchange header */
+	static const uint8_t sh_ccs_fin[] = {22, 3, 3, 0, 6, 2, 0, 0, 2, 0xaa, 0xbb, 20, 3, 3, 0, 1, 1,
+					     22, 3, 3, 0, 8, 12, 0, 0, 4, 3, 0, 0x1d, 1};
+	struct buf st = {NULL, 0, 0}, ske = {NULL, 0, 0};
+	size_t len, msg_len, need;
+	uint8_t *m = unhex(ske_x25519_tls12, &len), *msg = malloc(MSG_CAP), type;
+	uint16_t group = 0;
+	(void)state;
+	assert_non_null(msg);
+	/* record 1: ServerHello + Certificate (a dummy 7-byte body) */
+	put8(&st, 22), put16(&st, 0x0303), put16(&st, 4 + 3 + 4 + 7);
+	put8(&st, 2), put8(&st, 0), put16(&st, 3), put8(&st, 1), put8(&st, 2), put8(&st, 3);
+	put8(&st, 11), put8(&st, 0), put16(&st, 7), put(&st, "certfoo", 7);
+	/* record 2: ServerKeyExchange; record 3: ServerHelloDone */
+	put8(&ske, 12), put8(&ske, 0), put16(&ske, len), put(&ske, m, len);
+	put8(&st, 22), put16(&st, 0x0303), put16(&st, ske.len), put(&st, ske.p, ske.len);
+	put8(&st, 22), put16(&st, 0x0303), put16(&st, 4), put8(&st, 14), put8(&st, 0), put16(&st, 0);
+	for (unsigned idx = 0; idx < 4; idx++) {
+		static const uint8_t types[] = {2, 11, 12, 14};
+		assert_int_equal(cid_tls_find_plain_handshake(st.p, st.len, idx, &type, msg, MSG_CAP, &msg_len, &need),
+				 CID_OK);
+		assert_int_equal(type, types[idx]);
+	}
+	assert_int_equal(cid_tls_find_plain_handshake(st.p, st.len, 2, &type, msg, MSG_CAP, &msg_len, &need), CID_OK);
+	assert_int_equal(msg_len, len);
+	assert_int_equal(cid_tls_parse_server_key_exchange(&group, msg, msg_len, 0x0303, 0xc02f), CID_OK);
+	assert_int_equal(group, 0x001d);
+	/* every prefix: truncated, asking for more, never past the message's
+	 * record, until that record is all there */
+	for (size_t k = 0, ske_end = 5 + 18 + 5 + ske.len; k < st.len; k++) {
+		enum cid_status s2 = cid_tls_find_plain_handshake(st.p, k, 2, &type, msg, MSG_CAP, &msg_len, &need);
+		assert_int_equal(s2, k < ske_end ? CID_TRUNCATED : CID_OK);
+		if (k < ske_end)
+			assert_true(need > k && need <= ske_end);
+	}
+	/* after a ChangeCipherSpec: the plain walk stops, the other reads on */
+	assert_int_equal(cid_tls_find_plain_handshake(sh_ccs_fin, sizeof(sh_ccs_fin), 0, &type, msg, MSG_CAP,
+						      &msg_len, &need),
+			 CID_OK);
+	assert_int_equal(cid_tls_find_plain_handshake(sh_ccs_fin, sizeof(sh_ccs_fin), 1, &type, msg, MSG_CAP,
+						      &msg_len, &need),
+			 CID_UNSUPPORTED);
+	assert_int_equal(cid_tls_find_handshake(sh_ccs_fin, sizeof(sh_ccs_fin), 1, &type, msg, MSG_CAP, &msg_len,
+						&need),
+			 CID_OK);
+	assert_int_equal(type, 12);
+	free(st.p);
+	free(ske.p);
+	free(m);
+	free(msg);
+}
+
 static void test_names(void **state)
 {
 	static const struct {
@@ -1035,6 +1250,9 @@ int main(void)
 		cmocka_unit_test(test_record_walk),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_server_hostile),
+		cmocka_unit_test(test_server_key_exchange),
+		cmocka_unit_test(test_server_key_exchange_truncation),
+		cmocka_unit_test(test_plain_flight),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_grease_and_sniff),
 	};
