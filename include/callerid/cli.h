@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 int cid_cmd_read(int argc, char **argv);
 int cid_cmd_flows(int argc, char **argv);
@@ -43,6 +44,12 @@ struct cid_store *cid_cli_open_store(const char *cmd, const char *db_opt, bool r
 /* A byte count for --flow-mem: digits with an optional K, M or G suffix
  * (powers of 1024), 1 MiB..1 TiB. false when malformed or out of range. */
 bool cid_cli_bytes(const char *s, size_t *out);
+
+struct cid_engine_stats;
+/* The engine's flow-level counts in read's and capture's end summaries
+ * (duplicates, evictions, stream gaps, ...), one line each when not 0;
+ * idle: also the flows ended by the idle timeout (live). */
+void cid_cli_flow_counts(FILE *out, const struct cid_engine_stats *st, bool idle);
 
 /* Prints "callerid: <cmd>: <msg>" to stderr. */
 void cid_cli_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

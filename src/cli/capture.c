@@ -333,24 +333,7 @@ static void summary(const struct cap_ctx *c, const struct cid_live_stats *ls)
 		if (st->skipped[i])
 			fprintf(stderr, "  not decoded: %llu %s\n", (unsigned long long)st->skipped[i],
 				cid_skip_name((enum cid_skip)i));
-	if (st->dup_pkts)
-		fprintf(stderr, "  duplicates (same packet on two interfaces): %llu\n", (unsigned long long)st->dup_pkts);
-	if (st->flows_evicted > st->flows_evicted_mem)
-		fprintf(stderr, "  flows evicted by the table cap: %llu\n",
-			(unsigned long long)(st->flows_evicted - st->flows_evicted_mem));
-	if (st->flows_evicted_mem)
-		fprintf(stderr, "  flows evicted by the memory cap: %llu (flow memory peak %llu bytes)\n",
-			(unsigned long long)st->flows_evicted_mem, (unsigned long long)st->held_peak);
-	if (st->flows_idle)
-		fprintf(stderr, "  flows ended idle: %llu\n", (unsigned long long)st->flows_idle);
-	if (st->stream_gaps)
-		fprintf(stderr, "  stream gaps: %llu\n", (unsigned long long)st->stream_gaps);
-	if (st->stream_ooo_capped)
-		fprintf(stderr, "  out-of-order hold full: %llu\n", (unsigned long long)st->stream_ooo_capped);
-	if (st->tls_malformed)
-		fprintf(stderr, "  malformed TLS hellos: %llu\n", (unsigned long long)st->tls_malformed);
-	if (st->reqs_dropped)
-		fprintf(stderr, "  request bursts over the per-flow cap: %llu\n", (unsigned long long)st->reqs_dropped);
+	cid_cli_flow_counts(stderr, st, true);
 	if (st->alloc_failed)
 		fprintf(stderr, "  allocation failures: %llu\n", (unsigned long long)st->alloc_failed);
 	if (cid_store_hash_failures(c->store))

@@ -82,3 +82,25 @@ struct cid_store *cid_cli_open_store(const char *cmd, const char *db_opt, bool r
 		cid_cli_err(cmd, "%s", err);
 	return s;
 }
+
+void cid_cli_flow_counts(FILE *out, const struct cid_engine_stats *st, bool idle)
+{
+	if (st->dup_pkts)
+		fprintf(out, "  duplicates (same packet on two interfaces): %llu\n", (unsigned long long)st->dup_pkts);
+	if (st->flows_evicted > st->flows_evicted_mem)
+		fprintf(out, "  flows evicted by the table cap: %llu\n",
+			(unsigned long long)(st->flows_evicted - st->flows_evicted_mem));
+	if (st->flows_evicted_mem)
+		fprintf(out, "  flows evicted by the memory cap: %llu (flow memory peak %llu bytes)\n",
+			(unsigned long long)st->flows_evicted_mem, (unsigned long long)st->held_peak);
+	if (idle && st->flows_idle)
+		fprintf(out, "  flows ended idle: %llu\n", (unsigned long long)st->flows_idle);
+	if (st->stream_gaps)
+		fprintf(out, "  stream gaps: %llu\n", (unsigned long long)st->stream_gaps);
+	if (st->stream_ooo_capped)
+		fprintf(out, "  out-of-order hold full: %llu\n", (unsigned long long)st->stream_ooo_capped);
+	if (st->tls_malformed)
+		fprintf(out, "  malformed TLS hellos: %llu\n", (unsigned long long)st->tls_malformed);
+	if (st->reqs_dropped)
+		fprintf(out, "  request bursts over the per-flow cap: %llu\n", (unsigned long long)st->reqs_dropped);
+}

@@ -157,22 +157,7 @@ static void summary(const char *path, const struct cid_engine_stats *st, const s
 		fprintf(stderr, "  rejected by the -f filter: %llu\n", (unsigned long long)bpf_dropped);
 	if (st->filtered)
 		fprintf(stderr, "  outside the endpoints: %llu\n", (unsigned long long)st->filtered);
-	if (st->dup_pkts)
-		fprintf(stderr, "  duplicates (same packet on two interfaces): %llu\n", (unsigned long long)st->dup_pkts);
-	if (st->flows_evicted > st->flows_evicted_mem)
-		fprintf(stderr, "  flows evicted by the table cap: %llu\n",
-			(unsigned long long)(st->flows_evicted - st->flows_evicted_mem));
-	if (st->flows_evicted_mem)
-		fprintf(stderr, "  flows evicted by the memory cap: %llu (flow memory peak %llu bytes)\n",
-			(unsigned long long)st->flows_evicted_mem, (unsigned long long)st->held_peak);
-	if (st->stream_gaps)
-		fprintf(stderr, "  stream gaps: %llu\n", (unsigned long long)st->stream_gaps);
-	if (st->stream_ooo_capped)
-		fprintf(stderr, "  out-of-order hold full: %llu\n", (unsigned long long)st->stream_ooo_capped);
-	if (st->tls_malformed)
-		fprintf(stderr, "  malformed TLS hellos: %llu\n", (unsigned long long)st->tls_malformed);
-	if (st->reqs_dropped)
-		fprintf(stderr, "  request bursts over the per-flow cap: %llu\n", (unsigned long long)st->reqs_dropped);
+	cid_cli_flow_counts(stderr, st, false);
 	if (st->time_backwards)
 		fprintf(stderr, "  packets with time going backwards: %llu\n", (unsigned long long)st->time_backwards);
 	alloc_failed += st->alloc_failed;
