@@ -11,23 +11,9 @@
 # through events (table, json, csv), events --summary and timeline (text,
 # json, html).
 # Environment: CALLERID (binary), TMPROOT (scratch dir).
-set -u
-: "${CALLERID:?}" "${TMPROOT:?}"
-D="$TMPROOT/hostile_ct.$$"
-mkdir -p "$D"
-HERE=$(dirname "$0")
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); echo "not ok $n - $1"; }
-check() { d=$1; shift; if "$@"; then ok "$d"; else notok "$d"; fi; }
-if ! command -v python3 >/dev/null 2>&1 || ! command -v sqlite3 >/dev/null 2>&1; then
-	echo "ok 1 - hostile CloudTrail # SKIP python3 or sqlite3 missing"
-	echo "1..1"
-	exit 0
-fi
+. "$(dirname "$0")/lib.sh"
+hostile_init ct "hostile CloudTrail" python3 sqlite3
 python3 "$HERE/ct.py" "$D" >"$D/gen.err" 2>&1 || { notok "ct.py writes the files"; echo "1..$n"; exit 1; }
-raw_ctl() { [ "$(tr -dc '\033\007\233\015\000' <"$1" | wc -c)" -ne 0 ]; }
-q() { sqlite3 -batch "$1" "$2" 2>&1; }
 
 # what every database holds before: tests/ingest's S3 delivery file
 "$CALLERID" ingest --db "$D/base.db" tests/ingest/data/s3-delivery.json >/dev/null 2>&1

@@ -9,22 +9,9 @@
 # node rows it adds (a refused file adds none), no sanitizer report, and
 # the snapshot loaded before it untouched.
 # Environment: CALLERID (binary), TMPROOT (scratch dir).
-set -u
-: "${CALLERID:?}" "${TMPROOT:?}"
-D="$TMPROOT/hostile_k8s.$$"
-mkdir -p "$D"
-HERE=$(dirname "$0")
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); echo "not ok $n - $1"; }
-check() { d=$1; shift; if "$@"; then ok "$d"; else notok "$d"; fi; }
-if ! command -v python3 >/dev/null 2>&1 || ! command -v sqlite3 >/dev/null 2>&1; then
-	echo "ok 1 - hostile kubectl JSON # SKIP python3 or sqlite3 missing"
-	echo "1..1"
-	exit 0
-fi
+. "$(dirname "$0")/lib.sh"
+hostile_init k8s "hostile kubectl JSON" python3 sqlite3
 python3 "$HERE/k8sbad.py" "$D" >"$D/gen.err" 2>&1 || { notok "k8sbad.py writes the files"; echo "1..$n"; exit 1; }
-q() { sqlite3 -batch "$1" "$2" 2>&1; }
 T1=1714564800000000 # the snapshot before, 12:00; the hostile files at 13:00
 "$CALLERID" k8s --db "$D/base.db" --at 2024-05-01T12:00:00Z tests/k8s/data/pods-t1.json tests/k8s/data/nodes.json \
 	>/dev/null 2>&1

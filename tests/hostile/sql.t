@@ -8,21 +8,8 @@
 # byte for byte). Then the same strings as filters: matched exactly, never
 # as SQL, and the JSON and CSV listings still parse.
 # Environment: CALLERID (binary), TMPROOT (scratch dir).
-set -u
-: "${CALLERID:?}" "${TMPROOT:?}"
-D="$TMPROOT/hostile_sql.$$"
-mkdir -p "$D"
-HERE=$(dirname "$0")
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); echo "not ok $n - $1"; }
-check() { d=$1; shift; if "$@"; then ok "$d"; else notok "$d"; fi; }
-clean() { ! grep -qE 'Sanitizer|runtime error' "$1"; }
-if ! command -v python3 >/dev/null 2>&1; then
-	echo "ok 1 - SQL-hostile text # SKIP python3 not installed"
-	echo "1..1"
-	exit 0
-fi
+. "$(dirname "$0")/lib.sh"
+hostile_init sql "SQL-hostile text" python3
 python3 "$HERE/sql.py" gen "$D" || { notok "sql.py gen"; echo "1..$n"; exit 1; }
 DB=$D/t.db
 

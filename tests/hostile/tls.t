@@ -9,24 +9,9 @@
 # or CR reaches a terminal, JSON and CSV parse, CSV cells that would start a
 # formula begin with ', the HTML shows the markup as text.
 # Environment: CALLERID (binary), TMPROOT (scratch dir).
-set -u
-: "${CALLERID:?}" "${TMPROOT:?}"
-D="$TMPROOT/hostile_tls.$$"
-mkdir -p "$D"
-HERE=$(dirname "$0")
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); echo "not ok $n - $1"; }
-check() { d=$1; shift; if "$@"; then ok "$d"; else notok "$d"; fi; }
-if ! command -v python3 >/dev/null 2>&1 || ! command -v sqlite3 >/dev/null 2>&1; then
-	echo "ok 1 - hostile TLS # SKIP python3 or sqlite3 missing"
-	echo "1..1"
-	exit 0
-fi
+. "$(dirname "$0")/lib.sh"
+hostile_init tls "hostile TLS" python3 sqlite3
 python3 "$HERE/tls.py" "$D" >"$D/gen.err" 2>&1 || { notok "tls.py writes the captures"; echo "1..$n"; exit 1; }
-# raw_ctl FILE: true when it holds ESC, BEL, C1 CSI, CR or NUL
-raw_ctl() { [ "$(tr -dc '\033\007\233\015\000' <"$1" | wc -c)" -ne 0 ]; }
-q() { sqlite3 -batch "$1" "$2" 2>&1; }
 
 TAB=$(printf '\t')
 while IFS="$TAB" read -r name status sni what; do
