@@ -38,11 +38,19 @@ static const char *const query[] = {
 	 * hello: RFC 8446 section 4.1.2) */
 	[M_RANDOM] = SEL_COLS "JOIN tls t ON t.flow_id = f.id WHERE (?1 = 0 OR f.capture_id = ?1)"
 			      " AND length(t.client_random) = 64 AND t.client_random GLOB '*[^0]*'"
+			      /* only a random seen on two flows can pair: the rest are
+			       * never read or sorted (an index scan finds them) */
+			      " AND t.client_random IN (SELECT client_random FROM tls"
+			      " GROUP BY client_random HAVING count(*) > 1)"
 			      " ORDER BY f.capture_id, t.client_random, f.proto, f.server_ip,"
 			      " f.server_port, f.first_us, f.id",
 	/* (b) flows that began with a SYN (syn_seq is NULL otherwise) */
 	[M_ISN] = SEL_COLS "LEFT JOIN tls t ON t.flow_id = f.id WHERE (?1 = 0 OR f.capture_id = ?1)"
-			   " AND f.syn_seq IS NOT NULL ORDER BY f.capture_id, f.proto, f.server_ip,"
+			   " AND f.syn_seq IS NOT NULL"
+			   /* likewise a SYN sequence number seen on two flows */
+			   " AND f.syn_seq IN (SELECT syn_seq FROM flow WHERE syn_seq IS NOT NULL"
+			   " GROUP BY syn_seq HAVING count(*) > 1)"
+			   " ORDER BY f.capture_id, f.proto, f.server_ip,"
 			   " f.server_port, f.syn_seq, f.first_us, f.id",
 };
 
