@@ -7,7 +7,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+
+#include "callerid/output.h"
 
 int cid_cmd_read(int argc, char **argv);
 int cid_cmd_flows(int argc, char **argv);
@@ -50,6 +53,10 @@ struct cid_engine_stats;
  * (duplicates, evictions, stream gaps, ...), one line each when not 0;
  * idle: also the flows ended by the idle timeout (live). */
 void cid_cli_flow_counts(FILE *out, const struct cid_engine_stats *st, bool idle);
+
+/* One row of counts under the column names cols (ingest's and k8s's
+ * closing table) on stdout; -1 (after saying so) when out of memory. */
+int cid_cli_counts(const char *cmd, enum cid_fmt fmt, const char *const *cols, const int64_t *vals, size_t n);
 
 /* Prints "callerid: <cmd>: <msg>" to stderr. */
 void cid_cli_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -104,3 +104,21 @@ void cid_cli_flow_counts(FILE *out, const struct cid_engine_stats *st, bool idle
 	if (st->reqs_dropped)
 		fprintf(out, "  request bursts over the per-flow cap: %llu\n", (unsigned long long)st->reqs_dropped);
 }
+
+int cid_cli_counts(const char *cmd, enum cid_fmt fmt, const char *const *cols, const int64_t *vals, size_t n)
+{
+	struct cid_table *t = cid_table_new(stdout, fmt, cols, n);
+	bool lost;
+	if (!t) {
+		cid_cli_err(cmd, "out of memory printing the counts");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		cid_table_int(t, vals[i]);
+	cid_table_end_row(t);
+	lost = cid_table_dropped(t) != 0;
+	if (lost)
+		cid_cli_err(cmd, "out of memory printing the counts");
+	cid_table_free(t);
+	return lost ? -1 : 0;
+}

@@ -39,7 +39,6 @@ int cid_cmd_ingest(int argc, char **argv)
 	enum cid_fmt fmt = cid_fmt_default();
 	struct cid_store *store = NULL;
 	struct cid_ingest *ig = NULL;
-	struct cid_table *t;
 	char err[CID_ERRBUF_SIZE];
 	int c, rc = 0;
 
@@ -129,26 +128,11 @@ int cid_cmd_ingest(int argc, char **argv)
 		}
 	}
 	const struct cid_ingest_stats *st = cid_ingest_stats(ig);
-	t = cid_table_new(stdout, fmt, cols, sizeof(cols) / sizeof(cols[0]));
-	if (!t) {
-		cid_cli_err("ingest", "out of memory printing the counts");
+	const int64_t counts[] = {(int64_t)st->files,    (int64_t)st->files_failed, (int64_t)st->digests,
+				  (int64_t)st->records,  (int64_t)st->inserted,     (int64_t)st->duplicates,
+				  (int64_t)st->filtered, (int64_t)st->bad};
+	if (cid_cli_counts("ingest", fmt, cols, counts, sizeof(counts) / sizeof(counts[0])) < 0)
 		rc = 1;
-	} else {
-		cid_table_int(t, (int64_t)st->files);
-		cid_table_int(t, (int64_t)st->files_failed);
-		cid_table_int(t, (int64_t)st->digests);
-		cid_table_int(t, (int64_t)st->records);
-		cid_table_int(t, (int64_t)st->inserted);
-		cid_table_int(t, (int64_t)st->duplicates);
-		cid_table_int(t, (int64_t)st->filtered);
-		cid_table_int(t, (int64_t)st->bad);
-		cid_table_end_row(t);
-		if (cid_table_dropped(t)) {
-			cid_cli_err("ingest", "out of memory printing the counts");
-			rc = 1;
-		}
-		cid_table_free(t);
-	}
 out:
 	cid_ingest_free(ig);
 	cid_store_free(store);

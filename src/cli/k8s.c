@@ -36,7 +36,6 @@ int cid_cmd_k8s(int argc, char **argv)
 	enum cid_fmt fmt = cid_fmt_default();
 	struct cid_store *store = NULL;
 	struct cid_k8s *k = NULL;
-	struct cid_table *t;
 	char err[CID_ERRBUF_SIZE];
 	int c, rc = 0;
 
@@ -101,23 +100,10 @@ int cid_cmd_k8s(int argc, char **argv)
 		}
 	}
 	const struct cid_k8s_stats *st = cid_k8s_stats(k);
-	t = cid_table_new(stdout, fmt, cols, sizeof(cols) / sizeof(cols[0]));
-	if (!t) {
-		cid_cli_err("k8s", "out of memory printing the counts");
+	const int64_t counts[] = {(int64_t)st->files, (int64_t)st->files_failed, (int64_t)st->pods,
+				  (int64_t)st->nodes, (int64_t)st->replaced};
+	if (cid_cli_counts("k8s", fmt, cols, counts, sizeof(counts) / sizeof(counts[0])) < 0)
 		rc = 1;
-	} else {
-		cid_table_int(t, (int64_t)st->files);
-		cid_table_int(t, (int64_t)st->files_failed);
-		cid_table_int(t, (int64_t)st->pods);
-		cid_table_int(t, (int64_t)st->nodes);
-		cid_table_int(t, (int64_t)st->replaced);
-		cid_table_end_row(t);
-		if (cid_table_dropped(t)) {
-			cid_cli_err("k8s", "out of memory printing the counts");
-			rc = 1;
-		}
-		cid_table_free(t);
-	}
 out:
 	cid_k8s_free(k);
 	cid_store_free(store);
