@@ -33,6 +33,12 @@ const char *cid_store_errmsg(const struct cid_store *s);
 uint64_t cid_store_hash_failures(const struct cid_store *s);
 /* The connection, for modules (ingest, analyze) that run their own SQL. */
 sqlite3 *cid_store_db(struct cid_store *s);
+/* While a long writer runs (read, capture), WAL checkpoints on a thread
+ * of their own (ckpt.h); end before the writing thread stops using the
+ * store, or let cid_store_free end it. Does nothing read-only or when
+ * already begun. */
+void cid_store_ckpt_begin(struct cid_store *s);
+void cid_store_ckpt_end(struct cid_store *s);
 /* Current schema version written by this build. */
 int cid_store_schema_version(void);
 

@@ -110,12 +110,7 @@ struct cid_ingest {
 	struct chunk *cur; /* the chunk the decoder fills */
 	bool q_init;
 
-	/* checkpointer (ctwrite.c, see cid_ct_setup_checkpointer) */
-	sqlite3 *cdb;
-	pthread_t ck_th;
-	const char *ck_file; /* the database file (SQLite's string) */
-	bool ck_hooked, ck_start, ck_running, ck_want, ck_quit;
-	int ck_frames; /* the store's wal_autocheckpoint, restored after */
+	struct cid_ckpt *ck; /* checkpointer during a walk (ckpt.h), or NULL */
 	int cache_size; /* the store's cache_size, restored after (0: untouched) */
 
 	/* decoder (its own in-memory connection, used by one thread at a time) */

@@ -5,18 +5,16 @@
  * per row (a duplicate eventID is ignored and counted), every message
  * printed in the order the one-stage loader printed it, every counter
  * bumped where it bumped it. During a walk, WAL checkpoints run on a
- * thread of their own (see "checkpoints off the writer's thread" below).
+ * thread of their own (ckpt.h).
  */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "callerid/ckpt.h"
 #include "callerid/ingest.h"
 #include "cloudtrail_int.h"
-
-static void ck_launch(struct cid_ingest *ig);
 
 /* ---- writer ---- */
 
@@ -150,8 +148,7 @@ static void write_end(struct cid_ingest *ig, const struct ev *e)
 		return;
 	}
 	ig->st.inserted += ig->file_inserted;
-	if (ig->ck_start)
-		ck_launch(ig);
+	cid_ckpt_committed(ig->ck);
 	if (e->info.num_digests && e->info.num_records == 0)
 		diag(ig, "%s: note: CloudTrail digest file, skipped", origin);
 	ig->st.digests += e->info.num_digests;
@@ -245,65 +242,6 @@ void cid_ct_consume(struct cid_ingest *ig, struct chunk *c)
 	}
 }
 
-/* ---- checkpoints off the writer's thread ----
- *
- * In WAL mode every page is written twice: to the log at commit and, at a
- * checkpoint, back into the database file, with an fsync of each. SQLite
- * runs the checkpoint inside the commit that crosses wal_autocheckpoint,
- * so the writer would sit through that I/O while the decoder's queue
- * fills. Instead, during a walk, commits only signal a third thread that
- * runs PASSIVE checkpoints (they never block the writer) on its own
- * connection. A PASSIVE checkpoint cannot restart the log while the writer
- * keeps appending, so past CK_HARD_FRAMES_MULT times the store's threshold
- * the writer checkpoints itself, as SQLite would have, and the log restarts:
- * it stays bounded (80,000 frames, ~320 MB, with the store's 10,000). The store's setting is
- * restored afterwards; its close checkpoints what is left, as before.
- */
-#define CK_HARD_FRAMES_MULT 8
-
-static int wal_hook(void *ctx, sqlite3 *db, const char *name, int frames)
-{
-	struct cid_ingest *ig = ctx;
-	if (!ig->ck_running) {
-		/* SQLite's own rule until the thread runs (see ck_launch) */
-		if (frames >= ig->ck_frames) {
-			(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-			ig->ck_start = true;
-		}
-		return SQLITE_OK;
-	}
-	if (frames >= ig->ck_frames * CK_HARD_FRAMES_MULT) {
-		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-	} else if (frames >= ig->ck_frames) {
-		pthread_mutex_lock(&ig->q.mu);
-		ig->ck_want = true;
-		pthread_cond_broadcast(&ig->q.changed);
-		pthread_mutex_unlock(&ig->q.mu);
-	}
-	return SQLITE_OK;
-}
-
-static void *checkpointer_main(void *arg)
-{
-	struct cid_ingest *ig = arg;
-	struct queue *q = &ig->q;
-	pthread_mutex_lock(&q->mu);
-	for (;;) {
-		while (!ig->ck_want && !ig->ck_quit)
-			pthread_cond_wait(&q->changed, &q->mu);
-		if (ig->ck_quit)
-			break;
-		ig->ck_want = false;
-		pthread_mutex_unlock(&q->mu);
-		/* SQLITE_BUSY (the writer's own checkpoint is running) is fine */
-		(void)sqlite3_wal_checkpoint_v2(ig->cdb, "main", SQLITE_CHECKPOINT_PASSIVE, NULL,
-						NULL);
-		pthread_mutex_lock(&q->mu);
-	}
-	pthread_mutex_unlock(&q->mu);
-	return NULL;
-}
-
 /* An integer PRAGMA's value, or 0. */
 static int pragma_int(sqlite3 *db, const char *sql)
 {
@@ -341,75 +279,14 @@ void cid_ct_cache_end(struct cid_ingest *ig)
 	(void)sqlite3_exec(ig->db, sql, NULL, NULL, NULL);
 }
 
-/* Hooks the writer's commits when the database is a WAL file with automatic
- * checkpoints; otherwise SQLite's own checkpoints stay in place. */
+/* Checkpoints during a walk run on a thread of their own (ckpt.h). */
 void cid_ct_setup_checkpointer(struct cid_ingest *ig)
 {
-	const char *fn = sqlite3_db_filename(ig->db, "main");
-	sqlite3_stmt *st = NULL;
-	bool wal = false;
-
-	ig->ck_hooked = ig->ck_start = ig->ck_running = ig->ck_want = ig->ck_quit = false;
-	ig->ck_frames = 0;
-	ig->ck_file = fn;
-	if (!fn || !*fn)
-		return;
-	if (sqlite3_prepare_v2(ig->db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-		wal = !strcmp((const char *)sqlite3_column_text(st, 0), "wal");
-	sqlite3_finalize(st);
-	if (wal)
-		ig->ck_frames = pragma_int(ig->db, "PRAGMA wal_autocheckpoint");
-	if (ig->ck_frames <= 0 || ig->ck_frames > INT32_MAX / CK_HARD_FRAMES_MULT)
-		return;
-	sqlite3_wal_hook(ig->db, wal_hook, ig);
-	ig->ck_hooked = true;
-}
-
-/*
- * Starts the thread, after a commit that crossed the threshold once (the
- * hook checkpointed it itself). Not before: a new database's pages,
- * header included, live only in the WAL until a first checkpoint, and a
- * second connection that finds the database file empty deletes the WAL
- * as stale - the writer's data with it. Hence also the size check.
- */
-static void ck_launch(struct cid_ingest *ig)
-{
-	struct stat sb;
-	ig->ck_start = false;
-	if (!ig->ck_hooked || ig->ck_running || stat(ig->ck_file, &sb) != 0 || sb.st_size < 512)
-		return;
-	/* A read makes the new connection open the WAL (a checkpoint on a
-	 * connection that has not would do nothing). */
-	if (sqlite3_open_v2(ig->ck_file, &ig->cdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK ||
-	    sqlite3_exec(ig->cdb, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) !=
-		    SQLITE_OK) {
-		sqlite3_close(ig->cdb);
-		ig->cdb = NULL;
-		return;
-	}
-	if (pthread_create(&ig->ck_th, NULL, checkpointer_main, ig) != 0) {
-		sqlite3_close(ig->cdb);
-		ig->cdb = NULL;
-		return;
-	}
-	ig->ck_running = true;
+	ig->ck = cid_ckpt_begin(ig->db);
 }
 
 void cid_ct_stop_checkpointer(struct cid_ingest *ig)
 {
-	if (ig->ck_hooked)
-		sqlite3_wal_autocheckpoint(ig->db, ig->ck_frames); /* SQLite's hook again */
-	ig->ck_hooked = ig->ck_start = false;
-	if (!ig->ck_running)
-		return;
-	pthread_mutex_lock(&ig->q.mu);
-	ig->ck_quit = true;
-	pthread_cond_broadcast(&ig->q.changed);
-	pthread_mutex_unlock(&ig->q.mu);
-	pthread_join(ig->ck_th, NULL);
-	sqlite3_close(ig->cdb);
-	ig->cdb = NULL;
-	ig->ck_running = false;
+	cid_ckpt_end(ig->ck);
+	ig->ck = NULL;
 }

@@ -25,6 +25,11 @@ struct cid_flowq {
 	pthread_cond_t not_empty, not_full, idle;
 	struct item *ring;
 	size_t cap, head, count;
+	/* Written items go back to the producer, which frees them: its
+	 * allocator arena made them, and frees from the writer's thread
+	 * contended for that arena's lock (a tenth of the writer's time). */
+	struct item *spent, *reap; /* reap: the producer's, outside the lock */
+	size_t num_spent;
 	bool busy;       /* the writer holds an item */
 	bool stop;
 	bool draining;   /* a sync waits: write whatever is queued */
@@ -107,7 +112,6 @@ static int write_batch(struct cid_flowq *q, struct item *batch, size_t n, uint64
 				snprintf(err, err_len, "%s", cid_store_errmsg(q->store));
 			}
 		}
-		item_free(&batch[i]);
 	}
 	return first;
 }
@@ -150,6 +154,12 @@ static void *writer(void *arg)
 		rc = write_batch(q, buf, n, &failed, err, sizeof(err));
 
 		pthread_mutex_lock(&q->mu);
+		for (size_t i = 0; i < n; i++) {
+			if (q->num_spent < q->cap)
+				q->spent[q->num_spent++] = buf[i];
+			else
+				item_free(&buf[i]);
+		}
 		q->failed += failed;
 		if (rc < 0 && !q->error) {
 			q->error = rc;
@@ -174,7 +184,12 @@ struct cid_flowq *cid_flowq_new(struct cid_store *s, size_t capacity)
 	q->store = s;
 	q->cap = capacity ? capacity : 1024;
 	q->ring = calloc(q->cap, sizeof(*q->ring));
-	if (!q->ring) {
+	q->spent = calloc(q->cap, sizeof(*q->spent));
+	q->reap = calloc(q->cap, sizeof(*q->reap));
+	if (!q->ring || !q->spent || !q->reap) {
+		free(q->ring);
+		free(q->spent);
+		free(q->reap);
 		free(q);
 		return NULL;
 	}
@@ -182,8 +197,12 @@ struct cid_flowq *cid_flowq_new(struct cid_store *s, size_t capacity)
 	pthread_cond_init(&q->not_empty, NULL);
 	pthread_cond_init(&q->not_full, NULL);
 	pthread_cond_init(&q->idle, NULL);
+	cid_store_ckpt_begin(s);
 	if (pthread_create(&q->thread, NULL, writer, q) != 0) {
+		cid_store_ckpt_end(s);
 		free(q->ring);
+		free(q->spent);
+		free(q->reap);
 		free(q);
 		return NULL;
 	}
@@ -241,7 +260,12 @@ bool cid_flowq_put(struct cid_flowq *q, int64_t capture_id, struct cid_flow *f, 
 	q->count++;
 	if (q->count == WAKE_BATCH || q->count == q->cap)
 		pthread_cond_signal(&q->not_empty);
+	size_t n = q->num_spent;
+	memcpy(q->reap, q->spent, n * sizeof(*q->reap));
+	q->num_spent = 0;
 	pthread_mutex_unlock(&q->mu);
+	for (size_t i = 0; i < n; i++)
+		item_free(&q->reap[i]);
 	return true;
 }
 
@@ -278,12 +302,17 @@ void cid_flowq_free(struct cid_flowq *q)
 	pthread_cond_signal(&q->not_empty);
 	pthread_mutex_unlock(&q->mu);
 	pthread_join(q->thread, NULL);
+	cid_store_ckpt_end(q->store);
 	for (size_t i = 0; i < q->count; i++)
 		item_free(&q->ring[(q->head + i) % q->cap]);
+	for (size_t i = 0; i < q->num_spent; i++)
+		item_free(&q->spent[i]);
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->not_empty);
 	pthread_cond_destroy(&q->not_full);
 	pthread_cond_destroy(&q->idle);
 	free(q->ring);
+	free(q->spent);
+	free(q->reap);
 	free(q);
 }

@@ -16,6 +16,7 @@
  */
 #include "callerid/dns.h"
 #include "callerid/evidence.h"
+#include "callerid/ckpt.h"
 #include "callerid/store.h"
 
 #include <errno.h>
@@ -102,6 +103,7 @@ struct cid_store {
 	char ja3[CID_JA3_MAX], ja3s[CID_JA3_MAX];
 	struct cid_evidence *ev;  /* http/dns writers, made on first use */
 	struct cid_dns_msg dns;   /* scratch for parsing a flow's DNS messages */
+	struct cid_ckpt *ck;      /* checkpointer, between ckpt_begin and _end */
 };
 
 static void set_err(struct cid_store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -393,6 +395,7 @@ void cid_store_free(struct cid_store *s)
 		return;
 	if (s->db && !s->readonly)
 		cid_store_flush(s);
+	cid_store_ckpt_end(s);
 	cid_evidence_free(s->ev);
 	for (int i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(s->st[i]);
@@ -446,7 +449,22 @@ int cid_store_flush(struct cid_store *s)
 	if (exec(s, "COMMIT"))
 		return write_fail(s, "cannot commit");
 	s->pending = 0;
+	cid_ckpt_committed(s->ck);
 	return 0;
+}
+
+void cid_store_ckpt_begin(struct cid_store *s)
+{
+	if (s && s->db && !s->readonly && !s->ck)
+		s->ck = cid_ckpt_begin(s->db);
+}
+
+void cid_store_ckpt_end(struct cid_store *s)
+{
+	if (!s)
+		return;
+	cid_ckpt_end(s->ck);
+	s->ck = NULL;
 }
 
 static int count_rows(struct cid_store *s, unsigned n)

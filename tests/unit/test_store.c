@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "callerid/ckpt.h"
 #include "callerid/cli.h"
 #include "callerid/store.h"
 
@@ -704,6 +706,94 @@ static int count_lines(const char *s)
 	return n;
 }
 
+/* Whether a thread of this process is named name (prctl PR_SET_NAME). */
+static bool have_thread(const char *name)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	bool found = false;
+	while (d && !found && (e = readdir(d)) != NULL) {
+		char p[300], comm[32] = "";
+		FILE *fp;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "/proc/self/task/%s/comm", e->d_name);
+		fp = fopen(p, "r");
+		if (fp && fgets(comm, sizeof(comm), fp))
+			found = strncmp(comm, name, strlen(name)) == 0 && comm[strlen(name)] == '\n';
+		if (fp)
+			fclose(fp);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+static off_t file_size(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0 ? sb.st_size : -1;
+}
+
+/* Checkpoints on their own thread: it starts at once on a new database,
+ * backfills the file while the writer goes on, keeps the log bounded
+ * (the writer restarts it past the hard limit), loses nothing, and stops
+ * with the store. */
+static void test_checkpointer(void **state)
+{
+	struct fx *x = *state;
+	struct cid_store *s = open_rw(x);
+	sqlite3 *db = cid_store_db(s);
+	char wal[320];
+	off_t empty, max_wal = 0;
+	struct cid_flow *f = new_flow("10.0.0.10", 40004, "10.0.1.5", 443, 1700000004000000000LL);
+	snprintf(wal, sizeof(wal), "%s-wal", x->path);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA wal_autocheckpoint = 20", NULL, NULL, NULL), SQLITE_OK);
+	assert_false(have_thread("cid-ckpt"));
+	cid_store_ckpt_begin(s);
+	assert_true(have_thread("cid-ckpt"));
+	empty = file_size(x->path);
+	assert_true(empty >= 512); /* the schema is in the file, not only the log */
+	for (unsigned i = 0; i < 20000; i++) {
+		f->db_id = 0;
+		f->cport = (uint16_t)(1024 + i % 60000);
+		f->first_ns += 1000;
+		assert_int_equal(cid_store_put_flow(s, 0, f, NULL), 0);
+		if (i % 500 == 499) {
+			off_t w = file_size(wal);
+			assert_int_equal(cid_store_flush(s), 0);
+			if (w > max_wal)
+				max_wal = w;
+		}
+	}
+	assert_int_equal(cid_store_flush(s), 0);
+	usleep(200000);
+	/* the thread has backfilled: the file holds most of the rows */
+	assert_true(file_size(x->path) > empty + 1000000);
+	/* bounded: 8 x 20 frames of 4 KiB, plus one batch's frames */
+	assert_true(max_wal < 8 * 20 * 4200 + 4000000);
+	cid_store_ckpt_end(s);
+	assert_false(have_thread("cid-ckpt"));
+	cid_store_ckpt_end(s); /* twice is harmless */
+	cid_store_free(s);
+	s = open_rw(x);
+	assert_int_equal(query_int(cid_store_db(s), "SELECT count(*) FROM flow"), 20000);
+	assert_int_equal(query_int(cid_store_db(s), "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check <> 'ok'"), 0);
+	cid_store_free(s);
+	free_flow(f);
+}
+
+static void test_checkpointer_not_wal(void **state)
+{
+	sqlite3 *db = NULL;
+	(void)state;
+	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+	assert_null(cid_ckpt_begin(db));
+	cid_ckpt_end(NULL);
+	cid_ckpt_committed(NULL);
+	sqlite3_close(db);
+}
+
 static void test_flows_listing(void **state)
 {
 	struct fx *x = *state;
@@ -791,6 +881,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tls12_group_rewrite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sni_bytes_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_visible_after_flush, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkpointer, setup, teardown),
+		cmocka_unit_test(test_checkpointer_not_wal),
 		cmocka_unit_test_setup_teardown(test_flows_listing, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
