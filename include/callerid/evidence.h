@@ -58,6 +58,32 @@ struct cid_dns_seen {
 int cid_evidence_put_dns(struct cid_evidence *e, const struct cid_dns_seen *w, const struct cid_dns_msg *m,
 			 enum cid_status st, const char *reason);
 
+/* One dns row's values made from a raw message, so that writing it is
+ * binds only: the flow queue makes them on the reader's thread, which
+ * has CPU to spare, while its writer thread is the bottleneck. text holds
+ * the question name then the answers JSON, or the parse error. */
+#define CID_DNS_ROW_CAP (64u * 1024u) /* b's max: 32 answers of two 253-byte names fit */
+struct cid_dns_row {
+	int64_t ts_ns;
+	char *text;                  /* owned by cid_dns_row_make's rows */
+	uint32_t qname_len, answers_len, why_len;
+	bool ok;                     /* parsed; otherwise text is the error */
+	bool have_question, qr;
+	bool answers_null;           /* over the answers cap: NULL */
+	uint16_t qtype, rcode, id, flags;
+};
+
+/* Parses d (scratch and b are the caller's working space) into r, whose
+ * text is then r's own. 0 or -CID_ENOMEM (nothing to free then). */
+int cid_dns_row_make(struct cid_dns_row *r, struct cid_dns_msg *scratch, struct cid_buf *b,
+		     const struct cid_dns_raw *d);
+void cid_dns_row_free(struct cid_dns_row *r);
+/* Writes a row made by cid_dns_row_make; returns as cid_evidence_put_dns. */
+int cid_evidence_put_dns_row(struct cid_evidence *e, const struct cid_dns_seen *w, const struct cid_dns_row *r);
+/* Parses d (in scratch) and writes its row. */
+int cid_evidence_put_dns_raw(struct cid_evidence *e, const struct cid_dns_seen *w, struct cid_dns_msg *scratch,
+			     const struct cid_dns_raw *d);
+
 /* Appends the answers JSON described above to b (used by the dns writer;
  * exposed for tests and output). */
 void cid_evidence_dns_answers_json(struct cid_buf *b, const struct cid_dns_msg *m);

@@ -88,6 +88,7 @@ struct cid_http_rec;
 struct cid_dns_framer;
 
 /* One DNS message as captured (parsed when it is stored). */
+struct cid_dns_row;
 struct cid_dns_raw {
 	int64_t ts_ns;
 	uint8_t dir;                      /* 0 client->server (a query), 1 the answer */
@@ -105,6 +106,9 @@ struct cid_flow_ev {
 	struct cid_http_rec *http_recs;
 	uint32_t num_http, http_written;
 	struct cid_dns_raw dns[CID_EV_PER_FLOW];
+	/* dns[] made into rows by the flow queue (evidence.h), or NULL: the
+	 * store parses dns[] when it writes them */
+	struct cid_dns_row *dns_rows;
 	uint32_t num_dns, dns_written;
 	struct cid_dns_framer *framer[2]; /* DNS over TCP */
 	bool dns_tcp;                     /* a TCP flow to port 53 */

@@ -1,10 +1,10 @@
 /* ckpt.c - WAL checkpoints off the writer's thread (see ckpt.h). */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include "callerid/ckpt.h"
@@ -47,7 +47,6 @@ static int wal_hook(void *ctx, sqlite3 *db, const char *name, int frames)
 static void *ckpt_main(void *arg)
 {
 	struct cid_ckpt *ck = arg;
-	(void)prctl(PR_SET_NAME, "cid-ckpt", 0, 0, 0);
 	pthread_mutex_lock(&ck->mu);
 	for (;;) {
 		while (!ck->want && !ck->quit)
@@ -146,6 +145,8 @@ static void launch(struct cid_ckpt *ck)
 		ck->cdb = NULL;
 		return;
 	}
+	/* named here, not by the thread: it has that name once this returns */
+	(void)pthread_setname_np(ck->th, "cid-ckpt"); /* for top -H and perf */
 	ck->running = true;
 }
 

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ANSWERS_CAP (64u * 1024u) /* 32 answers of two 253-byte names fit */
 
 enum { EV_HTTP, EV_DNS, EV__COUNT };
 
@@ -38,7 +37,7 @@ struct cid_evidence *cid_evidence_new(struct cid_store *s, char *err, size_t err
 		return NULL;
 	}
 	e->store = s;
-	cid_buf_init(&e->answers, ANSWERS_CAP);
+	cid_buf_init(&e->answers, CID_DNS_ROW_CAP);
 	for (int i = 0; i < EV__COUNT; i++) {
 		if (sqlite3_prepare_v3(db, ev_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &e->st[i], NULL) !=
 		    SQLITE_OK) {
@@ -166,8 +165,67 @@ void cid_evidence_dns_answers_json(struct cid_buf *b, const struct cid_dns_msg *
 	cid_buf_addc(b, ']');
 }
 
-int cid_evidence_put_dns(struct cid_evidence *e, const struct cid_dns_seen *w, const struct cid_dns_msg *m,
-			 enum cid_status st_parse, const char *reason)
+/* Fills r's values from a parse result, its text (qname, then answers;
+ * or the parse error) written to b, which r->text does not point into
+ * yet. -CID_ENOMEM when b could not grow. */
+static int row_fill(struct cid_dns_row *r, struct cid_buf *b, const struct cid_dns_msg *m,
+		    enum cid_status st, const char *reason)
+{
+	memset(r, 0, sizeof(*r));
+	cid_buf_reset(b);
+	if (st != CID_OK || !m) {
+		char why[160];
+		int n = snprintf(why, sizeof(why), "%s: %s", cid_status_name(st), reason ? reason : "");
+		cid_buf_add(b, why, n < 0 ? 0 : (size_t)n < sizeof(why) ? (size_t)n : sizeof(why) - 1);
+		r->why_len = (uint32_t)b->len;
+		return b->oom ? -CID_ENOMEM : 0;
+	}
+	r->ok = true;
+	r->have_question = m->have_question;
+	if (m->have_question) {
+		cid_buf_add(b, m->qname.text, m->qname.len);
+		r->qname_len = (uint32_t)b->len;
+		r->qtype = m->qtype;
+	}
+	r->rcode = m->rcode;
+	r->qr = m->qr;
+	if (m->qr) {
+		size_t before = b->len;
+		cid_evidence_dns_answers_json(b, m);
+		/* past the cap the answers are NULL, not cut JSON */
+		r->answers_null = b->capped;
+		r->answers_len = b->capped ? 0 : (uint32_t)(b->len - before);
+	}
+	r->id = m->id;
+	r->flags = m->flags;
+	return b->oom ? -CID_ENOMEM : 0;
+}
+
+int cid_dns_row_make(struct cid_dns_row *r, struct cid_dns_msg *scratch, struct cid_buf *b,
+		     const struct cid_dns_raw *d)
+{
+	const char *reason = NULL;
+	enum cid_status st = cid_dns_parse(scratch, &reason, d->bytes, d->len);
+	int rc = row_fill(r, b, scratch, st, reason);
+	if (rc)
+		return rc;
+	r->ts_ns = d->ts_ns;
+	r->text = malloc(b->len ? b->len : 1);
+	if (!r->text)
+		return -CID_ENOMEM;
+	memcpy(r->text, b->p, b->len);
+	return 0;
+}
+
+void cid_dns_row_free(struct cid_dns_row *r)
+{
+	if (!r)
+		return;
+	free(r->text);
+	r->text = NULL;
+}
+
+int cid_evidence_put_dns_row(struct cid_evidence *e, const struct cid_dns_seen *w, const struct cid_dns_row *r)
 {
 	sqlite3_stmt *st = e->st[EV_DNS];
 	int rc = cid_store_begin(e->store);
@@ -180,29 +238,38 @@ int cid_evidence_put_dns(struct cid_evidence *e, const struct cid_dns_seen *w, c
 	bind_addr(e, st, 9, &w->server);
 	sqlite3_bind_int(st, 10, w->server_port);
 	sqlite3_bind_int(st, 11, w->proto);
-	if (st_parse != CID_OK || !m) {
-		char why[160];
-		snprintf(why, sizeof(why), "%s: %s", cid_status_name(st_parse), reason ? reason : "");
-		bind_textn(e, st, 15, why, strlen(why));
+	if (!r->ok) {
+		bind_textn(e, st, 15, r->text, r->why_len);
 		return run(e, st);
 	}
-	if (m->have_question) {
-		bind_textn(e, st, 4, m->qname.text, m->qname.len);
-		sqlite3_bind_int(st, 5, m->qtype);
+	if (r->have_question) {
+		bind_textn(e, st, 4, r->text, r->qname_len);
+		sqlite3_bind_int(st, 5, r->qtype);
 	}
-	sqlite3_bind_int(st, 6, m->rcode);
-	if (m->qr) {
-		cid_buf_reset(&e->answers);
-		cid_evidence_dns_answers_json(&e->answers, m);
-		if (e->answers.oom)
-			e->bind_failed = true;
-		else if (e->answers.capped)
-			sqlite3_bind_null(st, 7);
-		else
-			bind_textn(e, st, 7, e->answers.p, e->answers.len);
-	}
-	sqlite3_bind_int(st, 12, m->id);
-	sqlite3_bind_int(st, 13, m->qr);
-	sqlite3_bind_int(st, 14, m->flags);
+	sqlite3_bind_int(st, 6, r->rcode);
+	if (r->qr && !r->answers_null)
+		bind_textn(e, st, 7, r->text + r->qname_len, r->answers_len);
+	sqlite3_bind_int(st, 12, r->id);
+	sqlite3_bind_int(st, 13, r->qr);
+	sqlite3_bind_int(st, 14, r->flags);
 	return run(e, st);
+}
+
+int cid_evidence_put_dns(struct cid_evidence *e, const struct cid_dns_seen *w, const struct cid_dns_msg *m,
+			 enum cid_status st, const char *reason)
+{
+	struct cid_dns_row r;
+	if (row_fill(&r, &e->answers, m, st, reason))
+		return -CID_ENOMEM;
+	r.ts_ns = w->ts_ns;
+	r.text = e->answers.p;
+	return cid_evidence_put_dns_row(e, w, &r);
+}
+
+int cid_evidence_put_dns_raw(struct cid_evidence *e, const struct cid_dns_seen *w, struct cid_dns_msg *scratch,
+			     const struct cid_dns_raw *d)
+{
+	const char *reason = NULL;
+	enum cid_status st = cid_dns_parse(scratch, &reason, d->bytes, d->len);
+	return cid_evidence_put_dns(e, w, scratch, st, reason);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "callerid/evidence.h"
 #include "callerid/flowq.h"
 #include "callerid/http.h"
 
@@ -30,6 +31,8 @@ struct cid_flowq {
 	 * contended for that arena's lock (a tenth of the writer's time). */
 	struct item *spent, *reap; /* reap: the producer's, outside the lock */
 	size_t num_spent;
+	struct cid_dns_msg *dns_msg; /* the producer's DNS parsing space */
+	struct cid_buf dns_text;
 	bool busy;       /* the writer holds an item */
 	bool stop;
 	bool draining;   /* a sync waits: write whatever is queued */
@@ -43,14 +46,19 @@ static void ev_free(struct cid_flow_ev *ev)
 	if (!ev)
 		return;
 	free(ev->http_recs);
-	for (uint32_t i = 0; i < ev->num_dns; i++)
+	for (uint32_t i = 0; i < ev->num_dns; i++) {
 		free(ev->dns[i].bytes);
+		if (ev->dns_rows)
+			cid_dns_row_free(&ev->dns_rows[i]);
+	}
+	free(ev->dns_rows);
 	free(ev);
 }
 
 /* The evidence records only: parsers (HTTP connection, DNS framers) stay
- * with the engine. */
-static struct cid_flow_ev *ev_copy(const struct cid_flow_ev *src)
+ * with the engine. DNS messages become their rows here (parsed, answers
+ * formatted): the writer thread then only binds them. */
+static struct cid_flow_ev *ev_copy(struct cid_flowq *q, const struct cid_flow_ev *src)
 {
 	struct cid_flow_ev *ev = calloc(1, sizeof(*ev));
 	if (!ev)
@@ -65,12 +73,17 @@ static struct cid_flow_ev *ev_copy(const struct cid_flow_ev *src)
 			goto fail;
 		memcpy(ev->http_recs, src->http_recs, src->num_http * sizeof(*ev->http_recs));
 	}
+	if (src->num_dns) {
+		ev->dns_rows = calloc(src->num_dns, sizeof(*ev->dns_rows));
+		if (!ev->dns_rows)
+			goto fail;
+	}
 	for (uint32_t i = 0; i < src->num_dns; i++) {
 		ev->dns[i] = src->dns[i];
-		ev->dns[i].bytes = malloc(src->dns[i].len ? src->dns[i].len : 1);
-		if (!ev->dns[i].bytes)
+		ev->dns[i].bytes = NULL;
+		ev->dns[i].len = 0;
+		if (cid_dns_row_make(&ev->dns_rows[i], q->dns_msg, &q->dns_text, &src->dns[i]))
 			goto fail;
-		memcpy(ev->dns[i].bytes, src->dns[i].bytes, src->dns[i].len);
 		ev->num_dns = i + 1;
 	}
 	return ev;
@@ -186,7 +199,10 @@ struct cid_flowq *cid_flowq_new(struct cid_store *s, size_t capacity)
 	q->ring = calloc(q->cap, sizeof(*q->ring));
 	q->spent = calloc(q->cap, sizeof(*q->spent));
 	q->reap = calloc(q->cap, sizeof(*q->reap));
-	if (!q->ring || !q->spent || !q->reap) {
+	q->dns_msg = malloc(sizeof(*q->dns_msg));
+	cid_buf_init(&q->dns_text, CID_DNS_ROW_CAP);
+	if (!q->ring || !q->spent || !q->reap || !q->dns_msg) {
+		free(q->dns_msg);
 		free(q->ring);
 		free(q->spent);
 		free(q->reap);
@@ -200,6 +216,7 @@ struct cid_flowq *cid_flowq_new(struct cid_store *s, size_t capacity)
 	cid_store_ckpt_begin(s);
 	if (pthread_create(&q->thread, NULL, writer, q) != 0) {
 		cid_store_ckpt_end(s);
+		free(q->dns_msg);
 		free(q->ring);
 		free(q->spent);
 		free(q->reap);
@@ -212,7 +229,7 @@ struct cid_flowq *cid_flowq_new(struct cid_store *s, size_t capacity)
 /* What the store reads of an ended flow: the hellos and requests are taken
  * over (copying a 4 KiB hello block per flow was a tenth of the reader's
  * time), the evidence records copied (their parsers stay with the engine). */
-static struct cid_flow *take_flow(struct cid_flow *f)
+static struct cid_flow *take_flow(struct cid_flowq *q, struct cid_flow *f)
 {
 	struct cid_flow *c = malloc(sizeof(*c));
 	if (!c)
@@ -225,7 +242,7 @@ static struct cid_flow *take_flow(struct cid_flow *f)
 	c->user = NULL;
 	c->ev = NULL;
 	if (f->ev) {
-		c->ev = ev_copy(f->ev);
+		c->ev = ev_copy(q, f->ev);
 		if (!c->ev) {
 			free(c);
 			return NULL;
@@ -244,7 +261,7 @@ bool cid_flowq_put(struct cid_flowq *q, int64_t capture_id, struct cid_flow *f, 
 	it.capture_id = capture_id;
 	/* without them (out of memory) the writer derives them itself */
 	it.have_fp = cid_flow_fp_make(f, &it.fp) == 0;
-	it.f = take_flow(f);
+	it.f = take_flow(q, f);
 	it.ifaces = ifaces_text ? strdup(ifaces_text) : NULL;
 	if (!it.f || (ifaces_text && !it.ifaces)) {
 		item_free(&it);
@@ -314,5 +331,7 @@ void cid_flowq_free(struct cid_flowq *q)
 	free(q->ring);
 	free(q->spent);
 	free(q->reap);
+	free(q->dns_msg);
+	cid_buf_cleanup(&q->dns_text);
 	free(q);
 }

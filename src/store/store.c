@@ -881,8 +881,6 @@ static int put_evidence(struct cid_store *s, struct cid_flow *f)
 	for (; ev->dns_written < ev->num_dns; ev->dns_written++) {
 		const struct cid_dns_raw *d = &ev->dns[ev->dns_written];
 		struct cid_dns_seen w;
-		const char *reason = NULL;
-		enum cid_status st = cid_dns_parse(&s->dns, &reason, d->bytes, d->len);
 		memset(&w, 0, sizeof(w));
 		w.ts_ns = d->ts_ns;
 		w.flow_id = f->db_id;
@@ -891,7 +889,11 @@ static int put_evidence(struct cid_store *s, struct cid_flow *f)
 		w.server = f->srv;
 		w.client_port = f->cport;
 		w.server_port = f->sport;
-		if ((r = cid_evidence_put_dns(s->ev, &w, &s->dns, st, reason)) < 0)
+		if (ev->dns_rows)
+			r = cid_evidence_put_dns_row(s->ev, &w, &ev->dns_rows[ev->dns_written]);
+		else
+			r = cid_evidence_put_dns_raw(s->ev, &w, &s->dns, d);
+		if (r < 0)
 			return ev_fail(s, r, "cannot insert dns row");
 	}
 	return 0;

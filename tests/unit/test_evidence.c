@@ -306,6 +306,69 @@ static void test_dns_rows(void **state)
 	free(p);
 }
 
+/* Rows made ahead (the flow queue's way, cid_dns_row_make) store exactly
+ * what the direct writer stores: an answer, a query, a malformed one. */
+static void test_dns_rows_made(void **state)
+{
+	struct fx *x = *state;
+	struct cid_store *s = cid_store_open(x->path, false, x->err, sizeof(x->err));
+	struct cid_evidence *e;
+	static struct cid_dns_msg m;
+	struct cid_buf b;
+	struct cid_dns_seen w;
+	struct cid_dns_raw raw[3];
+	uint8_t *p, q[64], *bad;
+	size_t n = unhex(&p, v_latest_71);
+	const char *cols = "ts_us, qname, qtype, rcode, answers, txid, response, flags, parse_error";
+	char sql[512];
+	sqlite3 *db;
+
+	assert_non_null(s);
+	e = cid_evidence_new(s, x->err, sizeof(x->err));
+	assert_non_null(e);
+	memcpy(q, p, 40);
+	q[2] = 0x01;
+	q[3] = 0x00;
+	q[6] = q[7] = 0;
+	bad = malloc(n);
+	assert_non_null(bad);
+	memcpy(bad, p, n);
+	bad[12] = 0x41;
+	raw[0] = (struct cid_dns_raw){.ts_ns = 1000000000, .dir = 1, .len = (uint16_t)n, .bytes = p};
+	raw[1] = (struct cid_dns_raw){.ts_ns = 2000000000, .dir = 0, .len = 40, .bytes = q};
+	raw[2] = (struct cid_dns_raw){.ts_ns = 3000000000, .dir = 1, .len = (uint16_t)n, .bytes = bad};
+	memset(&w, 0, sizeof(w));
+	w.proto = 17;
+	assert_true(cid_addr_parse(&w.client, "10.0.0.5"));
+	assert_true(cid_addr_parse(&w.server, "10.0.0.2"));
+	cid_buf_init(&b, CID_DNS_ROW_CAP);
+	for (int i = 0; i < 3; i++) {
+		struct cid_dns_row r;
+		w.ts_ns = raw[i].ts_ns;
+		w.flow_id = 1;
+		assert_int_equal(cid_evidence_put_dns_raw(e, &w, &m, &raw[i]), 0);
+		assert_int_equal(cid_dns_row_make(&r, &m, &b, &raw[i]), 0);
+		memset(m.qname.text, 'x', m.qname.len); /* the row owns its text */
+		w.flow_id = 2;
+		assert_int_equal(cid_evidence_put_dns_row(e, &w, &r), 0);
+		cid_dns_row_free(&r);
+	}
+	cid_buf_cleanup(&b);
+	assert_int_equal(cid_store_flush(s), 0);
+	db = cid_store_db(s);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM dns WHERE flow_id = 2"), 3);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM dns WHERE flow_id = 2 AND parse_error IS NOT NULL"), 1);
+	assert_int_equal(q_int(db, "SELECT count(*) FROM dns WHERE flow_id = 2 AND json_array_length(answers) = 5"), 1);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM (SELECT %s FROM dns WHERE flow_id = 1 EXCEPT SELECT %s FROM dns WHERE flow_id = 2)", cols, cols);
+	assert_int_equal(q_int(db, sql), 0);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM (SELECT %s FROM dns WHERE flow_id = 2 EXCEPT SELECT %s FROM dns WHERE flow_id = 1)", cols, cols);
+	assert_int_equal(q_int(db, sql), 0);
+	cid_evidence_free(e);
+	cid_store_free(s);
+	free(bad);
+	free(p);
+}
+
 /* Names with quotes, control and non-UTF-8 bytes still make valid JSON. */
 static void test_answers_json(void **state)
 {
@@ -341,6 +404,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_http_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dns_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dns_rows_made, setup, teardown),
 		cmocka_unit_test(test_answers_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
