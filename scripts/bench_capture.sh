@@ -50,11 +50,11 @@ else
 fi
 case $DIR in /*) ;; *) DIR=$(pwd)/$DIR ;; esac
 NS=cidbench$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
-TOOL_PID=""
+TOOL_PID="" RM_PID=""
 cleanup() {
 	if [ -n "$TOOL_PID" ]; then
 		kill -INT "$TOOL_PID" 2>/dev/null
-		wait "$TOOL_PID" 2>/dev/null
+		wait "$RM_PID" 2>/dev/null
 	fi
 	ip netns delete "$NS" 2>/dev/null
 	[ "$KEEP" = 1 ] || rm -rf "$DIR"
@@ -86,21 +86,30 @@ echo
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'; }
 
 # run TOOL RATE: replays at RATE into rp0 while TOOL captures on rp1.
-# Prints "seen dropped cpu_us_per_pkt".
+# Prints "sent sent_pps received dropped cpu_ns startup_ns": cpu_ns is the
+# tool's user+sys time from "listening on" to its exit (its final writes
+# included; runmeasure's wait4 has it once the tool is gone), startup_ns
+# what it spent before listening (opening, the first /proc scan), which
+# is no packet's cost and is left out for both tools.
 run() {
 	tool=$1 rate=$2
 	log=$DIR/$tool-$rate.log
-	rm -f "$DIR"/live.db*
+	m=$DIR/$tool-$rate.m
+	rm -f "$DIR"/live.db* "$m"
 	if [ "$tool" = callerid ]; then
 		# shellcheck disable=SC2086
-		ip netns exec "$NS" "$CALLERID" capture -q ${CID_EXTRA:-} -i rp1 $CID_EPS -B "$BUF" --db "$DIR/live.db" \
-			>/dev/null 2>"$log" &
+		ip netns exec "$NS" "$TOOLS/runmeasure" "$m" -- "$CALLERID" capture -q ${CID_EXTRA:-} -i rp1 $CID_EPS \
+			-B "$BUF" --db "$DIR/live.db" >/dev/null 2>"$log" &
 	else
-		ip netns exec "$NS" tcpdump -n -i rp1 -B "$BUF" -w /dev/null "$FILTER" >/dev/null 2>"$log" &
+		ip netns exec "$NS" "$TOOLS/runmeasure" "$m" -- tcpdump -n -i rp1 -B "$BUF" -w /dev/null "$FILTER" \
+			>/dev/null 2>"$log" &
 	fi
-	TOOL_PID=$!
+	RM_PID=$!
 	i=0
 	while ! grep -q 'listening on' "$log" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	# ip netns exec execs: $! is runmeasure, the tool its only child
+	TOOL_PID=$(pgrep -P "$RM_PID" | head -1)
+	start=$(cpu_ns "$TOOL_PID")
 	if [ "$rate" = max ]; then
 		limit=$((400000 * SECS))
 		ip netns exec "$NS" tcpreplay -q -i rp0 -t -L "$limit" "$CAP" >"$DIR/replay.log" 2>&1
@@ -109,25 +118,26 @@ run() {
 		ip netns exec "$NS" tcpreplay -q -i rp0 -p "$rate" -L "$limit" "$CAP" >"$DIR/replay.log" 2>&1
 	fi
 	sleep 1.5
-	ticks=$(cpu_ns "$TOOL_PID")
 	kill -INT "$TOOL_PID"
-	wait "$TOOL_PID"
+	wait "$RM_PID"
 	TOOL_PID=""
+	total=$(awk -F= '$1 == "user" || $1 == "sys" { s += $2 } END { printf "%.0f", s * 1e9 }' "$m" 2>/dev/null)
 	sent=$(sed -n 's/.*Actual: \([0-9]*\) packets.*/\1/p' "$DIR/replay.log" | head -1)
 	pps=$(sed -n 's/.*Rated: [0-9.]* Bps, [0-9.]* Mbps, \([0-9.]*\) pps.*/\1/p' "$DIR/replay.log" | head -1)
 	recv=$(sed -n 's/^\([0-9]*\) packets received by filter.*/\1/p' "$log")
 	drop=$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$log")
-	echo "${sent:-0} ${pps:-0} ${recv:-0} ${drop:-?} ${ticks:-0}"
+	echo "${sent:-0} ${pps:-0} ${recv:-0} ${drop:-?} $(( ${total:-0} - ${start:-0} )) ${start:-0}"
 }
 
-printf '%-9s %-8s %10s %10s %10s %8s %12s\n' tool rate "sent" "sent pps" received "drops" "cpu us/pkt"
+printf '%-9s %-8s %10s %10s %10s %8s %12s %10s\n' tool rate "sent" "sent pps" received "drops" "cpu us/pkt" "startup ms"
 for tool in tcpdump callerid; do
 	best=none
 	for rate in $RATES; do
 		set -- $(run "$tool" "$rate")
-		sent=$1 pps=$2 recv=$3 drop=$4 ticks=$5
+		sent=$1 pps=$2 recv=$3 drop=$4 ticks=$5 startup=$6
 		cpu=$(awk "BEGIN { if ($recv > 0) printf \"%.3f\", $ticks / 1e3 / $recv; else print \"-\" }")
-		printf '%-9s %-8s %10s %10s %10s %8s %12s\n' "$tool" "$rate" "$sent" "$pps" "$recv" "$drop" "$cpu"
+		st_ms=$(awk "BEGIN { printf \"%.1f\", $startup / 1e6 }")
+		printf '%-9s %-8s %10s %10s %10s %8s %12s %10s\n' "$tool" "$rate" "$sent" "$pps" "$recv" "$drop" "$cpu" "$st_ms"
 		if [ "$drop" = 0 ] && [ "$recv" -gt 0 ]; then
 			best=$rate
 			eval "held_${tool}_$rate=1"
@@ -148,5 +158,6 @@ if [ -n "$common" ]; then
 	r=$(awk "BEGIN { if ($ct > 0) printf \"%.2f\", $cc / $ct; else print \"-\" }")
 	echo "cpu per packet at $common (both without drops): tcpdump $ct us, callerid $cc us (${r}x; target <= 1.5x)"
 fi
-echo "(cpu/pkt = the capturing process's user+sys time over the packets it received)"
+echo "(cpu/pkt = the capturing process's user+sys time from \"listening on\" to its exit, its final"
+echo " writes included, over the packets it received; startup ms = what it spent before listening)"
 exit 0
