@@ -708,6 +708,11 @@ int cid_cmd_capture(int argc, char **argv)
 			goto out;
 		}
 		cid_buf_cleanup(&src);
+		/* WAL checkpoints (a copy and two fsyncs per 40 MB) on a thread
+		 * of their own, not in the capture loop; started after -Z so
+		 * that it holds no privilege either (capabilities are per
+		 * thread), and as USER it can open the database it was given. */
+		cid_store_ckpt_begin(c.store);
 	}
 
 	/* Live attribution: needs root (netlink in other namespaces, /proc of

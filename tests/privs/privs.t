@@ -84,6 +84,11 @@ ok "capture -Z nobody listens"
 i=60
 while [ $i -gt 0 ] && [ ! -e "$Z/z1.pcap" ]; do sleep 0.1; i=$((i - 1)); done
 cp "/proc/$CAP_PID/status" "$W/status" 2>/dev/null
+# every thread (capabilities are per thread): the checkpointer's too
+: >"$W/tasks"
+for t in /proc/"$CAP_PID"/task/*; do
+	cp "$t/status" "$W/task.$(basename "$t")" 2>/dev/null && echo "$(cat "$t/comm" 2>/dev/null) $W/task.$(basename "$t")" >>"$W/tasks"
+done
 # the next file of the ring but one: a link to the precious file
 ln -s "$W/precious" "$Z/z3.pcap"
 
@@ -102,6 +107,20 @@ while IFS= read -r line; do
 		not_ok "after -Z: $line (status has: ${got:-nothing})"
 	fi
 done <"$W/want"
+n_tasks=$(wc -l <"$W/tasks")
+bad_tasks=""
+while read -r comm f; do
+	while IFS= read -r line; do
+		key=${line%%:*}
+		got=$(grep "^$key:" "$f" | tr -s ' \t' ' ' | sed 's/ *$//')
+		[ "$got" = "$line" ] || bad_tasks="$bad_tasks $comm($key)"
+	done <"$W/want"
+done <"$W/tasks"
+if [ "$n_tasks" -ge 2 ] && grep -q '^cid-ckpt ' "$W/tasks" && [ -z "$bad_tasks" ]; then
+	ok "after -Z: all $n_tasks threads ($(cut -d' ' -f1 "$W/tasks" | tr '\n' ' ' | sed 's/ $//')) have the same status lines"
+else
+	not_ok "after -Z: all threads, the checkpointer's included, have the status lines ($n_tasks threads:$(cut -d' ' -f1 "$W/tasks" | tr '\n' ' '); wrong:${bad_tasks:- none})"
+fi
 
 # ---- 2. the link where the next rotated file goes ------------------------------
 i=100
