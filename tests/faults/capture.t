@@ -331,7 +331,19 @@ if echo "$PARTS" | grep -q d; then
 		elif [ -n "$prev" ] && ! ge_all "$prev" "$now"; then
 			not_ok "d round $i (killed $delay ms after the first connection): row counts went down" "before: $prev" "after:  $now"
 		elif [ "$old" -eq 0 ] || [ "$have" != "$old" ]; then
-			not_ok "d round $i (killed $delay ms after the first connection): $have of the $old connections older than ${KILL_MARGIN} s are stored"
+			# what the database holds for each missing one, for the next
+			# reader of a failure (a flow row without TLS, a TLS status)
+			stored "$DB" "$log.old" "$cid" >/dev/null
+			miss=$(awk '{ print $2 }' "$log.old" | sort -u | comm -23 - "$T/have.ports" | head -5)
+			detail=""
+			for p in $miss; do
+				t_c=$(awk -v p="$p" '$2 == p { print $1 }' "$log.old" | head -1)
+				row=$(q "$DB" "SELECT f.capture_id, f.first_us, f.last_us, f.c2s_pkts, f.s2c_pkts, f.end_reason, t.status, t.sni FROM flow f LEFT JOIN tls t ON t.flow_id = f.id WHERE f.client_port = $p ORDER BY f.id DESC LIMIT 1")
+				detail="$detail port $p (handshake done at $t_c, kill at $t_kill): ${row:-no flow row};"
+			done
+			st=$(q "$DB" "SELECT pkts_received, pkts_dropped, pkts_if_dropped, ended_us FROM capture WHERE id = $cid")
+			not_ok "d round $i (killed $delay ms after the first connection): $have of the $old connections older than ${KILL_MARGIN} s are stored" \
+				"missing:$detail" "capture row (received, dropped, if_dropped, last tick): $st"
 		else
 			ok "d round $i (killed $delay ms after the first connection): integrity ok, all $old connections older than ${KILL_MARGIN} s stored (and $recent_have of the $recent newer); counts $now"
 		fi
