@@ -1,0 +1,114 @@
+#!/bin/sh
+# attrib_newpod.t - pods that appear during a capture are attributed from
+# their first connection, while SYNs from remote clients (no namespace's
+# address: every new flow misses the namespace table and asks for a
+# rescan, at most one per 100 ms) keep the table busy. Each pod is made the
+# way a CNI makes one (a namespace, a veth to the node, an address, a
+# default route) and calls out as soon as its network is up. The rescans
+# that the misses cause are what finds a new namespace: this checks that
+# they do, that the remote clients stay "not local" and cost no wrong
+# owner. In the lab of scripts/lab.sh, as root. NEWPOD_DEBUG=1 prints the
+# pods' attribution attempts; NEWPOD_BG_PPS sets the SYN rate (2000).
+# TAP on stdout; skips without root or tcpreplay. Run from the repo root.
+set -u
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
+skip_all() { echo "ok 1 - attrib_newpod # SKIP $*"; echo "1..1"; exit 0; }
+
+[ "$(id -u)" = 0 ] || skip_all "not root"
+for c in ip nft openssl python3 sqlite3 tcpreplay; do
+	command -v "$c" >/dev/null 2>&1 || skip_all "$c missing"
+done
+ip netns list >/dev/null 2>&1 || skip_all "no network namespace support"
+BUILD=${BUILD:-build/rel}
+CALLERID=${CALLERID:-$(pwd)/$BUILD/callerid}
+case $CALLERID in /*) ;; *) CALLERID=$(pwd)/$CALLERID ;; esac
+[ -x "$CALLERID" ] || skip_all "no binary $CALLERID"
+[ -x "$BUILD/bench/gen_flood" ] || skip_all "no $BUILD/bench/gen_flood (make tests builds it)"
+
+W=$(mktemp -d "${TMPROOT:-/tmp}/newpod.XXXXXX")
+chmod 755 "$W"
+LAB_LIB=1 LAB_PODS=1 . ./scripts/lab.sh
+BG_PID=""
+cleanup() {
+	[ -n "$BG_PID" ] && kill "$BG_PID" 2>/dev/null && wait "$BG_PID" 2>/dev/null
+	lab_down
+	rm -rf "$W"
+}
+if ! LAB_PODS=1 lab_up 2>"$W/lab.err"; then
+	sed 's/^/# /' "$W/lab.err"
+	rm -rf "$W"
+	skip_all "lab_up failed"
+fi
+trap 'cleanup' EXIT
+trap 'cleanup; trap - EXIT; exit 1' INT TERM
+
+NODE=$(lab_ns node)
+SNI=sts.us-east-1.amazonaws.com
+lab_cert "$W" "$SNI"
+lab_spawn srv endpoint python3 scripts/tls_server.py --bind 10.203.0.10 --cert "$W/cert.pem" \
+	--key "$W/key.pem" --log "$W/requests"
+lab_wait_listen endpoint 443 2>/dev/null || { not_ok "TLS server"; echo "1..$n"; exit 1; }
+
+# remote clients: SYNs from new tuples (gen_flood: none of the clients is
+# any namespace's), 2000 a second into a veth of the node, so that a miss
+# comes every half millisecond
+ip -n "$NODE" link add bg0 type veth peer name bg1 && ip -n "$NODE" link set bg0 up &&
+	ip -n "$NODE" link set bg1 up && ip -n "$NODE" link set bg0 mtu 9000 && ip -n "$NODE" link set bg1 mtu 9000 ||
+	{ not_ok "background veth"; echo "1..$n"; exit 1; }
+"$BUILD/bench/gen_flood" --syn 20000 --rate 2000 "$W/bg.pcap" 2>"$W/gen.log" ||
+	{ not_ok "gen_flood: $(cat "$W/gen.log")"; echo "1..$n"; exit 1; }
+
+lab_spawn cap node env CALLERID_ATTRIB_DEBUG=${NEWPOD_DEBUG:-} "$CALLERID" capture -i any --db "$W/n.db" -q
+CAP_PID=$LAB_PID
+i=50
+while [ $i -gt 0 ] && ! grep -q 'listening on' "$(lab_state)/cap.log" 2>/dev/null; do sleep 0.1; i=$((i - 1)); done
+if grep -q 'listening on' "$(lab_state)/cap.log"; then ok "capture with attribution listening"; else
+	not_ok "capture listening"; sed 's/^/#   /' "$(lab_state)/cap.log"; echo "1..$n"; exit 1
+fi
+ip netns exec "$NODE" tcpreplay -q -i bg0 -p "${NEWPOD_BG_PPS:-2000}" "$W/bg.pcap" >"$W/replay.log" 2>&1 &
+BG_PID=$!
+sleep 1
+
+# New pods, one after another, each calling out as soon as its network is
+# up (as a container starts once the CNI has set up its namespace).
+PODS="2 3 4 5"
+for p in $PODS; do
+	lab_add_pod "$p" || { not_ok "pod$p created"; continue; }
+	ip netns exec "$(lab_ns "pod$p")" python3 scripts/tls_client.py --connect 10.203.0.10 --sni "$SNI" \
+		--cafile "$W/cert.pem" --bind-port "4100$p" --requests 1 >"$W/client$p.out" 2>&1 &
+	echo "$! $p" >>"$W/clients"
+	wait $!
+	sleep 0.3
+done
+kill "$BG_PID" 2>/dev/null
+wait "$BG_PID" 2>/dev/null
+BG_PID=""
+sleep 0.5
+kill -INT "$CAP_PID"
+wait "$CAP_PID"
+rc=$?
+if [ "$rc" = 0 ]; then ok "SIGINT: exit 0"; else not_ok "capture exit $rc"; fi
+grep -E '^attribution:|^  (not attributed|lookups)' "$(lab_state)/cap.log" | sed 's/^/# /'
+[ -n "${NEWPOD_DEBUG:-}" ] && grep '^attrib: try.* 10\.204\.' "$(lab_state)/cap.log" | sed 's/^/# /'
+
+q() { sqlite3 -separator ' ' "$W/n.db" "$1"; }
+bg=$(q "SELECT count(*) FROM flow WHERE client_ip NOT LIKE '10.20%'")
+if [ "${bg:-0}" -ge 100 ]; then ok "background: $bg flows from remote clients seen"; else
+	not_ok "background: only ${bg:-0} flows from remote clients (replay: $(head -c 300 "$W/replay.log"))"; fi
+wrong=$(q "SELECT count(*) FROM owner o JOIN flow f ON f.id = o.flow_id WHERE f.client_ip NOT LIKE '10.20%'")
+if [ "$wrong" = 0 ]; then ok "no remote client got an owner"; else not_ok "$wrong remote clients got an owner"; fi
+while read -r pid p; do
+	if ! grep -q '^200 ' "$W/client$p.out"; then
+		not_ok "pod$p made its call"; sed 's/^/#   /' "$W/client$p.out" | head -5
+		continue
+	fi
+	got=$(q "SELECT o.pid || ' ' || o.comm FROM flow f JOIN owner o ON o.flow_id = f.id
+		WHERE f.client_ip = '10.204.$p.2' AND f.client_port = 4100$p AND f.proto = 6")
+	case $got in
+	"$pid python"*) ok "new pod$p's first connection attributed: $got" ;;
+	*) not_ok "new pod$p's first connection attributed (got '${got:-no owner}', want pid $pid)" ;;
+	esac
+done <"$W/clients"
+echo "1..$n"
