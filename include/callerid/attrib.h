@@ -135,6 +135,8 @@ enum cid_attrib_fail {
 	CID_AF_NETNS,          /* could not enter the namespace */
 	CID_AF_NETLINK,        /* a netlink query failed */
 	CID_AF_NO_CONNTRACK,   /* node-address flow without a socket or a NAT entry */
+	CID_AF_NETNS_WAIT,     /* no known namespace holds the client and a rescan must wait:
+				* asked again when it may (cid_attrib_wait_ns) */
 	CID_AF__COUNT
 };
 const char *cid_attrib_fail_name(enum cid_attrib_fail f);
@@ -200,6 +202,9 @@ void cid_attrib_free(struct cid_attrib *a);
 enum cid_attrib_fail cid_attrib_lookup(struct cid_attrib *a, struct cid_owner *out, uint8_t proto,
 				       const struct cid_addr *cli, uint16_t cport, const struct cid_addr *srv,
 				       uint16_t sport);
+/* After a lookup that returned CID_AF_NETNS_WAIT: nanoseconds until the
+ * namespaces may be rescanned (ask again then); 0 otherwise. */
+int64_t cid_attrib_wait_ns(const struct cid_attrib *a);
 /* True when addr is an address of the capture's namespace (rtnetlink, kept
  * fresh by change notifications). */
 bool cid_attrib_is_local(struct cid_attrib *a, const struct cid_addr *addr);

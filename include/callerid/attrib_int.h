@@ -110,9 +110,14 @@ struct cid_netns_hit {
 
 /* The namespaces (not the capture's own) holding address a, up to max, in
  * out. Rescans /proc and /run/netns when none is known or force_rescan is
- * set, at most every 100 ms. Returns the number found. */
+ * set, at most every 100 ms (every 10 ms within a second of
+ * cid_netns_links_changed). Returns the number found; when a wanted rescan
+ * had to wait within that second, *wait_ns (if given) is how long, else 0. */
 size_t cid_netns_find(struct cid_netns *n, const struct cid_addr *a, bool force_rescan, struct cid_netns_hit *out,
-		      size_t max, uint64_t *scans);
+		      size_t max, uint64_t *scans, int64_t *wait_ns);
+/* The capture namespace's links or addresses changed (a pod's veth came
+ * or went): rescans may come faster for a while. */
+void cid_netns_links_changed(struct cid_netns *n);
 /* The capture's own namespace inode. */
 uint64_t cid_netns_self(const struct cid_netns *n);
 

@@ -28,6 +28,7 @@ struct cid_attrib {
 	struct cid_conntrack *ct;     /* NULL when unavailable */
 	struct cid_links *links;
 	struct cid_netns *ns;         /* NULL when disabled */
+	int64_t wait_ns;              /* of the last lookup (CID_AF_NETNS_WAIT) */
 	struct cid_attrib_stats st;
 };
 
@@ -43,6 +44,7 @@ const char *cid_attrib_fail_name(enum cid_attrib_fail f)
 	case CID_AF_NETNS: return "namespace not entered";
 	case CID_AF_NETLINK: return "netlink error";
 	case CID_AF_NO_CONNTRACK: return "no socket and no conntrack entry";
+	case CID_AF_NETNS_WAIT: return "client's namespace not found yet";
 	case CID_AF__COUNT: break;
 	}
 	return "?";
@@ -106,8 +108,12 @@ void cid_attrib_free(struct cid_attrib *a)
 
 bool cid_attrib_is_local(struct cid_attrib *a, const struct cid_addr *addr)
 {
-	if (cid_links_poll(a->links))
+	if (cid_links_poll(a->links)) {
 		a->st.link_refreshes++;
+		/* a pod's veth: its namespace may hold the next clients */
+		if (a->ns)
+			cid_netns_links_changed(a->ns);
+	}
 	return cid_links_is_local(a->links, addr);
 }
 
@@ -143,7 +149,13 @@ static enum cid_attrib_fail in_other_ns(struct cid_attrib *a, struct cid_sock *s
 	if (!a->ns)
 		return CID_AF_NOT_LOCAL;
 	for (int pass = 0; pass < 2; pass++) {
-		size_t num = cid_netns_find(a->ns, cli, pass == 1, hits, 8, &a->st.netns_scans);
+		int64_t wait = 0;
+		size_t num = cid_netns_find(a->ns, cli, pass == 1, hits, 8, &a->st.netns_scans, &wait);
+		if (!num && pass == 0 && wait > 0) {
+			/* a namespace made since the last rescan may hold it */
+			a->wait_ns = wait;
+			return CID_AF_NETNS_WAIT;
+		}
 		for (size_t i = 0; i < num; i++) {
 			int r = cid_sockdiag_find(hits[i].sd, s, proto, cli, cport, srv, sport);
 			if (r > 0) {
@@ -211,6 +223,7 @@ enum cid_attrib_fail cid_attrib_lookup(struct cid_attrib *a, struct cid_owner *o
 	uint64_t t0 = cpu_ns(), dt;
 	enum cid_attrib_fail f;
 	memset(out, 0, sizeof(*out));
+	a->wait_ns = 0;
 	f = lookup(a, out, proto, cli, cport, srv, sport);
 	dt = cpu_ns() - t0;
 	a->st.attempts++;
@@ -240,6 +253,11 @@ void cid_attrib_note(struct cid_attrib *a, enum cid_attrib_fail f, bool final, b
 	}
 	if (final && f < CID_AF__COUNT)
 		a->st.fail[f]++;
+}
+
+int64_t cid_attrib_wait_ns(const struct cid_attrib *a)
+{
+	return a->wait_ns;
 }
 
 const struct cid_attrib_stats *cid_attrib_stats(const struct cid_attrib *a)

@@ -8,8 +8,14 @@
  * dump from inside it, and a sock_diag socket is opened inside it (setns(2)
  * on this thread, the socket, setns back: a netlink socket stays in the
  * namespace it was created in). A flow's client address picks the
- * namespace. The table is rebuilt on a miss, at most every 100 ms;
- * namespaces that disappeared are closed (an open fd would keep them alive).
+ * namespace. The table is rebuilt on a miss, at most every 100 ms, or
+ * every 10 ms for a second after the capture namespace's links changed (a
+ * new pod's veth: its namespace and address come with it, and its first
+ * connection may follow within milliseconds); a miss that has to wait in
+ * that second is told how long, so that the caller can ask again then (a
+ * miss outside it is final: remote clients would otherwise each be asked
+ * about several times). Namespaces that
+ * disappeared are closed (an open fd would keep them alive).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -26,6 +32,8 @@
 #include "callerid/attrib_int.h"
 
 #define RESCAN_NS 100000000LL
+#define FAST_RESCAN_NS 10000000LL
+#define FAST_WINDOW_NS 1000000000LL
 #define RUN_NETNS "/run/netns"
 
 struct ns {
@@ -44,6 +52,7 @@ struct cid_netns {
 	struct ns ns[CID_ATTRIB_MAX_NETNS];
 	size_t num;
 	int64_t last_scan_ns;
+	int64_t fast_until_ns;  /* rescans every FAST_RESCAN_NS until then */
 	bool broken;   /* could not return to our namespace once: never leave again */
 };
 
@@ -215,18 +224,30 @@ static size_t by_addr(struct cid_netns *n, const struct cid_addr *a, struct cid_
 	return num;
 }
 
+void cid_netns_links_changed(struct cid_netns *n)
+{
+	n->fast_until_ns = mono_ns() + FAST_WINDOW_NS;
+}
+
 size_t cid_netns_find(struct cid_netns *n, const struct cid_addr *a, bool force_rescan, struct cid_netns_hit *out,
-		      size_t max, uint64_t *scans)
+		      size_t max, uint64_t *scans, int64_t *wait_ns)
 {
 	size_t num = by_addr(n, a, out, max);
+	if (wait_ns)
+		*wait_ns = 0;
 	if ((!num || force_rescan) && !n->broken) {
 		int64_t now = mono_ns();
-		if (!n->last_scan_ns || now - n->last_scan_ns >= RESCAN_NS) {
+		int64_t every = now < n->fast_until_ns ? FAST_RESCAN_NS : RESCAN_NS;
+		if (!n->last_scan_ns || now - n->last_scan_ns >= every) {
 			n->last_scan_ns = now;
 			rescan(n);
 			if (scans)
 				(*scans)++;
 			num = by_addr(n, a, out, max);
+		} else if (wait_ns && every == FAST_RESCAN_NS) {
+			/* worth waiting for only while a new pod may be coming
+			 * up; otherwise (remote clients) the miss stands */
+			*wait_ns = n->last_scan_ns + every - now;
 		}
 	}
 	return num;

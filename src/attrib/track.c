@@ -33,6 +33,7 @@ struct rec {
 	struct rec *rprev, *rnext;   /* retry list */
 	bool in_retry;
 	bool attributed;
+	bool counted;                /* in the "flows from local clients" */
 	uint8_t tries;
 	int64_t next_ns;
 	enum cid_attrib_fail last;
@@ -192,7 +193,27 @@ static void write_rows(struct cid_attrib_track *t, struct cid_flow *f, const str
 static bool worth_retry(enum cid_attrib_fail f)
 {
 	return f == CID_AF_NO_SOCKET || f == CID_AF_NO_INODE || f == CID_AF_NO_PROCESS || f == CID_AF_PROC_GONE ||
-	       f == CID_AF_NETLINK || f == CID_AF_NETNS;
+	       f == CID_AF_NETLINK || f == CID_AF_NETNS || f == CID_AF_NETNS_WAIT;
+}
+
+/* A flow counts as a local client's once a namespace (ours or another)
+ * is known to hold its client: not while that waits for a rescan. */
+static void count_local(struct cid_attrib_track *t, struct rec *r)
+{
+	if (r->counted || r->last == CID_AF_NOT_LOCAL || r->last == CID_AF_NETNS_WAIT)
+		return;
+	r->counted = true;
+	cid_attrib_stats_rw(t->a)->flows++;
+}
+
+/* When to try r again: when the namespaces may be rescanned if that is
+ * what it waits for (within 10 ms after a pod's veth appeared), else
+ * after `otherwise`. */
+static int64_t retry_delay(const struct cid_attrib_track *t, const struct rec *r, int64_t otherwise)
+{
+	if (r->last == CID_AF_NETNS_WAIT && cid_attrib_wait_ns(t->a) > 0)
+		return cid_attrib_wait_ns(t->a) + 1000000LL / 10; /* and 0.1 ms */
+	return otherwise;
 }
 
 /* One attempt on r's flow. */
@@ -243,9 +264,9 @@ void cid_attrib_track_new_flow(struct cid_attrib_track *t, struct cid_flow *f, i
 		cid_attrib_note(t->a, CID_AF_NOT_LOCAL, true, false);
 		return;
 	}
-	cid_attrib_stats_rw(t->a)->flows++;
+	count_local(t, r);
 	if (!r->attributed && worth_retry(r->last)) {
-		r->next_ns = now_ns + RETRY1_NS;
+		r->next_ns = now_ns + retry_delay(t, r, RETRY1_NS);
 		r->in_retry = true;
 		r->rnext = t->retry;
 		if (t->retry)
@@ -262,10 +283,17 @@ void cid_attrib_track_retry(struct cid_attrib_track *t, int64_t now_ns)
 		if (r->next_ns > now_ns)
 			continue;
 		attempt(t, r, now_ns);
+		if (r->last == CID_AF_NOT_LOCAL && !r->counted) {
+			/* the wait is over: no namespace holds the client */
+			cid_attrib_note(t->a, CID_AF_NOT_LOCAL, true, false);
+			unlink_retry(t, r);
+			continue;
+		}
+		count_local(t, r);
 		if (r->attributed || r->tries >= MAX_TRIES || !worth_retry(r->last))
 			unlink_retry(t, r);
 		else
-			r->next_ns = now_ns + RETRY2_NS;
+			r->next_ns = now_ns + retry_delay(t, r, RETRY2_NS);
 	}
 }
 
@@ -290,7 +318,9 @@ void cid_attrib_track_end(struct cid_attrib_track *t, struct cid_flow *f)
 		}
 	unlink_retry(t, r);
 	if (!r->attributed && r->last != CID_AF_NOT_LOCAL)
-		cid_attrib_note(t->a, r->last, true, false);
+		/* still waiting for a namespace that would hold the client:
+		 * none did, as far as anyone knows */
+		cid_attrib_note(t->a, r->counted ? r->last : CID_AF_NOT_LOCAL, true, false);
 	free(r);
 }
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -270,6 +271,50 @@ static void test_fixture_netns(void **state)
 	cid_procfs_free(pf);
 }
 
+/* Rescans on a miss: at most every 100 ms, a miss then final (no wait);
+ * after the links changed, every 10 ms, a miss told how long to wait.
+ * No namespace of the fixture can be entered: every address misses. */
+static void test_netns_rescan_pace(void **state)
+{
+	struct cid_procfs *pf;
+	struct cid_netns *ns;
+	struct cid_netns_hit hits[4];
+	struct cid_addr x;
+	uint64_t scans = 0;
+	int64_t wait = -1;
+	char err[256];
+	(void)state;
+	if (!have_fixture())
+		skip();
+	pf = cid_procfs_new(FIXTURE);
+	assert_non_null(pf);
+	ns = cid_netns_new(pf, err, sizeof(err));
+	assert_non_null(ns);
+	assert_true(cid_addr_parse(&x, "10.99.0.1"));
+	assert_int_equal(cid_netns_find(ns, &x, false, hits, 4, &scans, &wait), 0);
+	assert_int_equal(scans, 1);
+	assert_int_equal(wait, 0);
+	/* within 100 ms: no rescan, and nothing worth waiting for */
+	assert_int_equal(cid_netns_find(ns, &x, false, hits, 4, &scans, &wait), 0);
+	assert_int_equal(scans, 1);
+	assert_int_equal(wait, 0);
+	/* a pod's veth: rescans every 10 ms, a miss told when */
+	cid_netns_links_changed(ns);
+	usleep(12000);
+	assert_int_equal(cid_netns_find(ns, &x, false, hits, 4, &scans, &wait), 0);
+	assert_int_equal(scans, 2);
+	assert_int_equal(wait, 0);
+	assert_int_equal(cid_netns_find(ns, &x, false, hits, 4, &scans, &wait), 0);
+	assert_int_equal(scans, 2);
+	assert_true(wait > 0 && wait <= 10000000);
+	usleep((useconds_t)(wait / 1000 + 100));
+	assert_int_equal(cid_netns_find(ns, &x, false, hits, 4, &scans, &wait), 0);
+	assert_int_equal(scans, 3);
+	assert_int_equal(wait, 0);
+	cid_netns_free(ns);
+	cid_procfs_free(pf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +326,7 @@ int main(void)
 		cmocka_unit_test(test_fixture_socket_pid),
 		cmocka_unit_test(test_fixture_owner),
 		cmocka_unit_test(test_fixture_netns),
+		cmocka_unit_test(test_netns_rescan_pace),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
