@@ -38,6 +38,11 @@ struct cid_ckpt *cid_ckpt_begin(sqlite3 *db);
  * cid_ckpt_begin (see ckpt.c). NULL does nothing. */
 void cid_ckpt_committed(struct cid_ckpt *ck);
 
+/* An integer PRAGMA's value (sql: "PRAGMA name"), or 0 when it cannot be
+ * read. Here because the checkpointer reads wal_autocheckpoint; ingest
+ * reads cache_size with it too. */
+int cid_ckpt_pragma_int(sqlite3 *db, const char *sql);
+
 /* Stops and joins the thread, restores wal_autocheckpoint, frees ck.
  * NULL does nothing. */
 void cid_ckpt_end(struct cid_ckpt *ck);

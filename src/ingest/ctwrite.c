@@ -242,17 +242,6 @@ void cid_ct_consume(struct cid_ingest *ig, struct chunk *c)
 	}
 }
 
-/* An integer PRAGMA's value, or 0. */
-static int pragma_int(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-	int v = 0;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
 /* Sets the writer's page cache: 16 MiB holds the hot index pages of a
  * large ingest (the eventID index is in random order), which cuts the
  * page reads by half (make bench). The store's value comes back after. */
@@ -261,7 +250,7 @@ static int pragma_int(sqlite3 *db, const char *sql)
 void cid_ct_cache_begin(struct cid_ingest *ig)
 {
 	char sql[64];
-	ig->cache_size = pragma_int(ig->db, "PRAGMA cache_size");
+	ig->cache_size = cid_ckpt_pragma_int(ig->db, "PRAGMA cache_size");
 	if (ig->cache_size == 0 || ig->cache_size <= -INGEST_CACHE_KIB)
 		return;
 	/* PRAGMA takes no parameters; the value is our own integer. */

@@ -63,8 +63,8 @@ static void *ckpt_main(void *arg)
 	return NULL;
 }
 
-/* An integer PRAGMA's value, or 0. */
-static int pragma_int(sqlite3 *db, const char *sql)
+/* An integer PRAGMA's value, or 0 (its text is the caller's constant). */
+int cid_ckpt_pragma_int(sqlite3 *db, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
 	int v = 0;
@@ -89,7 +89,7 @@ struct cid_ckpt *cid_ckpt_begin(sqlite3 *db)
 		wal = !strcmp((const char *)sqlite3_column_text(st, 0), "wal");
 	sqlite3_finalize(st);
 	if (wal)
-		frames = pragma_int(db, "PRAGMA wal_autocheckpoint");
+		frames = cid_ckpt_pragma_int(db, "PRAGMA wal_autocheckpoint");
 	if (frames <= 0 || frames > INT32_MAX / CID_CKPT_HARD_MULT)
 		return NULL;
 	ck = calloc(1, sizeof(*ck));
