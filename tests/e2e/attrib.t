@@ -16,24 +16,14 @@
 # wrong one; the summary's cost line is echoed as a TAP comment.
 # TAP on stdout; needs root (skips otherwise). Run from the repo root.
 set -u
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
+. tests/e2e/lib.sh
 t() { # DESCRIPTION CMD...
 	_d=$1
 	shift
 	if "$@" >"$W/t.out" 2>&1; then ok "$_d"; else not_ok "$_d"; sed 's/^/#   /' "$W/t.out" | tail -8; fi
 }
-skip_all() { echo "ok 1 - attrib # SKIP $*"; echo "1..1"; exit 0; }
 
-[ "$(id -u)" = 0 ] || skip_all "not root"
-for c in ip nft openssl python3 sqlite3 ss; do
-	command -v "$c" >/dev/null 2>&1 || skip_all "$c missing"
-done
-ip netns list >/dev/null 2>&1 || skip_all "no network namespace support"
-CALLERID=${CALLERID:-$(pwd)/build/rel/callerid}
-case $CALLERID in /*) ;; *) CALLERID=$(pwd)/$CALLERID ;; esac
-[ -x "$CALLERID" ] || skip_all "no binary $CALLERID"
+e2e_require attrib ip nft openssl python3 sqlite3 ss
 
 # cgroup hierarchies: v2 (pure, or "unified" in hybrid mode), v1 pids
 if [ -f /sys/fs/cgroup/cgroup.controllers ]; then

@@ -14,20 +14,10 @@
 # pods' attribution attempts; NEWPOD_BG_PPS sets the SYN rate (2000).
 # TAP on stdout; skips without root, tcpreplay or curl. Run from the repo root.
 set -u
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
-skip_all() { echo "ok 1 - attrib_newpod # SKIP $*"; echo "1..1"; exit 0; }
+. tests/e2e/lib.sh
 
-[ "$(id -u)" = 0 ] || skip_all "not root"
-for c in ip nft openssl python3 sqlite3 tcpreplay curl; do
-	command -v "$c" >/dev/null 2>&1 || skip_all "$c missing"
-done
-ip netns list >/dev/null 2>&1 || skip_all "no network namespace support"
 BUILD=${BUILD:-build/rel}
-CALLERID=${CALLERID:-$(pwd)/$BUILD/callerid}
-case $CALLERID in /*) ;; *) CALLERID=$(pwd)/$CALLERID ;; esac
-[ -x "$CALLERID" ] || skip_all "no binary $CALLERID"
+e2e_require attrib_newpod ip nft openssl python3 sqlite3 tcpreplay curl
 [ -x "$BUILD/bench/gen_flood" ] || skip_all "no $BUILD/bench/gen_flood (make tests builds it)"
 
 W=$(mktemp -d "${TMPROOT:-/tmp}/newpod.XXXXXX")

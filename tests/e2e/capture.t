@@ -8,24 +8,14 @@
 # leaves an intact database; -Z runs the capture as another user.
 # TAP on stdout; needs root (skips otherwise). Run from the repo root.
 set -u
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
+. tests/e2e/lib.sh
 t() { # DESCRIPTION CMD...
 	_d=$1
 	shift
 	if "$@" >"$W/t.out" 2>&1; then ok "$_d"; else not_ok "$_d"; sed 's/^/#   /' "$W/t.out" | tail -8; fi
 }
-skip_all() { echo "ok 1 - capture # SKIP $*"; echo "1..1"; exit 0; }
 
-[ "$(id -u)" = 0 ] || skip_all "not root"
-for c in ip nft openssl python3 tcpdump tshark sqlite3 curl ss; do
-	command -v "$c" >/dev/null 2>&1 || skip_all "$c missing"
-done
-ip netns list >/dev/null 2>&1 || skip_all "no network namespace support"
-CALLERID=${CALLERID:-$(pwd)/build/rel/callerid}
-case $CALLERID in /*) ;; *) CALLERID=$(pwd)/$CALLERID ;; esac
-[ -x "$CALLERID" ] || skip_all "no binary $CALLERID"
+e2e_require capture ip nft openssl python3 tcpdump tshark sqlite3 curl ss
 
 W=$(mktemp -d "${TMPROOT:-/tmp}/capture.XXXXXX")
 chmod 755 "$W"
