@@ -128,12 +128,19 @@ calls() {
 		--log "$2" --count "$3" --interval 0.05 2>>"$T/clients.err"
 }
 # stored DB LOGFILE [CAPTURE_ID]: how many of the logged connections' ports
-# have a flow with the SNI and both hellos in the database
+# have a flow with the SNI and both hellos in the database. A port the
+# node's masquerade rewrote is found through the flow's nat_link: when
+# conntrack still holds an earlier connection from the same port (the
+# pod's, in part c), a connection from the node itself leaves with another
+# port, and the port its client logged is the link's inner side.
 stored() {
 	_c=${3:-}
 	awk '{ print $2 }' "$2" | sort -u >"$T/want.ports"
 	q "$1" "SELECT f.client_port FROM flow f JOIN tls t ON t.flow_id = f.id WHERE t.sni = '$SNI'
-		AND t.status = 'ok' ${_c:+AND f.capture_id = $_c}" | sort -u >"$T/have.ports"
+		AND t.status = 'ok' ${_c:+AND f.capture_id = $_c}
+		UNION SELECT i.client_port FROM nat_link n JOIN flow i ON i.id = n.inner_flow_id
+		JOIN flow o ON o.id = n.outer_flow_id JOIN tls t ON t.flow_id = o.id WHERE t.sni = '$SNI'
+		AND t.status = 'ok' ${_c:+AND o.capture_id = $_c}" | sort -u >"$T/have.ports"
 	comm -12 "$T/want.ports" "$T/have.ports" | wc -l | tr -d ' '
 }
 n_lines() { wc -l <"$1" | tr -d ' '; }
