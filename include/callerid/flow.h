@@ -248,6 +248,11 @@ struct cid_engine_config {
 	 * (tuple, direction and first_ns set; no packet counted yet). Live
 	 * attribution runs here. */
 	void (*on_new)(void *ctx, struct cid_flow *f);
+	/* Optional: called after each packet counted on a flow whose f->user
+	 * is set (a duplicate included: it changes dup_pkts), so a caller that
+	 * keeps state for some flows learns which of them changed without
+	 * walking them all. f stays valid for the call; it must not end it. */
+	void (*on_touch)(void *ctx, struct cid_flow *f);
 	/* Called for each plaintext HTTP request as it completes (may be NULL). */
 	void (*on_http)(void *ctx, struct cid_flow *f, const struct cid_http_rec *r);
 	/* Server ports whose TCP flows are parsed as HTTP/1.x when they start

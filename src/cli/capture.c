@@ -58,12 +58,18 @@ static void on_signal(int sig)
 }
 
 /* A flow whose TLS was reported and that is still open: rewritten by the
- * timer while it changes. */
+ * timer while it changes. It is on one of two lists: changed since it was
+ * last written (dirty: the engine's on_touch puts it there) or not, so the
+ * timer visits only the flows that changed, not every open one (5,600
+ * open flows took 7-9 ms to walk in the live bench). */
 struct track {
 	struct cid_flow *f;
 	struct track *prev, *next;
-	int64_t written_last_ns;
-	uint64_t written_pkts;
+	bool dirty;
+};
+
+struct track_list {
+	struct track *head;
 };
 
 struct cap_ctx {
@@ -77,7 +83,7 @@ struct cap_ctx {
 	int wr_iface[CID_LIVE_MAX_IFACES];
 	struct tlsline *lines;
 	bool quiet, imds;
-	struct track *tracked;
+	struct track_list dirty, clean;
 	uint64_t count_limit, pkts;
 	bool done;
 	int store_failed;
@@ -148,6 +154,26 @@ static void put_flow(struct cap_ctx *c, struct cid_flow *f)
 	}
 }
 
+static void track_push(struct track_list *l, struct track *t)
+{
+	t->prev = NULL;
+	t->next = l->head;
+	if (l->head)
+		l->head->prev = t;
+	l->head = t;
+}
+
+static void track_unlink(struct cap_ctx *c, struct track *t)
+{
+	struct track_list *l = t->dirty ? &c->dirty : &c->clean;
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		l->head = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+}
+
 static void on_tls(void *ctx, struct cid_flow *f)
 {
 	struct cap_ctx *c = ctx;
@@ -160,21 +186,26 @@ static void on_tls(void *ctx, struct cid_flow *f)
 	if (!t)
 		return;  /* written at its end only */
 	t->f = f;
-	t->next = c->tracked;
-	if (c->tracked)
-		c->tracked->prev = t;
-	c->tracked = t;
+	t->dirty = true;
+	track_push(&c->dirty, t);
 	f->user = t;
+}
+
+/* A packet on a tracked flow: the next tick writes it. */
+static void on_touch(void *ctx, struct cid_flow *f)
+{
+	struct cap_ctx *c = ctx;
+	struct track *t = f->user;
+	if (t->dirty)
+		return;
+	track_unlink(c, t);
+	t->dirty = true;
+	track_push(&c->dirty, t);
 }
 
 static void untrack(struct cap_ctx *c, struct track *t)
 {
-	if (t->prev)
-		t->prev->next = t->next;
-	else
-		c->tracked = t->next;
-	if (t->next)
-		t->next->prev = t->prev;
+	track_unlink(c, t);
 	t->f->user = NULL;
 	free(t);
 }
@@ -277,15 +308,12 @@ static void tick(struct cap_ctx *c, int64_t now)
 {
 	struct cid_live_stats st;
 	cid_engine_expire(c->eng, now);
-	for (struct track *t = c->tracked; t; t = t->next) {
-		struct cid_flow *f = t->f;
-		uint64_t pkts = f->c2s_pkts + f->s2c_pkts;
-		if (f->db_id && f->last_ns == t->written_last_ns && pkts == t->written_pkts &&
-		    f->num_reqs <= f->reqs_written)
-			continue;
-		put_flow(c, f);
-		t->written_last_ns = f->last_ns;
-		t->written_pkts = pkts;
+	while (c->dirty.head) {
+		struct track *t = c->dirty.head;
+		put_flow(c, t->f);
+		track_unlink(c, t);
+		t->dirty = false;
+		track_push(&c->clean, t);
 	}
 	if (cid_live_stats(c->live, &st) == 0) {
 		if (c->store)
@@ -739,6 +767,7 @@ int cid_cmd_capture(int argc, char **argv)
 	cfg.on_tls = on_tls;
 	cfg.on_end = on_end;
 	cfg.on_new = c.atr ? on_new : NULL;
+	cfg.on_touch = on_touch;
 	cfg.on_http = on_http;
 	cfg.ctx = &c;
 	cfg.hash_seed = random_seed();
@@ -826,10 +855,12 @@ out:
 	cid_engine_free(c.eng);  /* empty by now, or never fed */
 	cid_attrib_track_free(c.atr);
 	cid_attrib_free(c.attrib);
-	while (c.tracked)
-		/* the head's prev is NULL, so untrack moves c.tracked on; the
+	while (c.dirty.head)
+		/* the head's prev is NULL, so untrack moves the head on; the
 		 * analyzer assumes a non-NULL prev for the head */
-		untrack(&c, c.tracked); // NOLINT(clang-analyzer-unix.Malloc)
+		untrack(&c, c.dirty.head); // NOLINT(clang-analyzer-unix.Malloc)
+	while (c.clean.head)
+		untrack(&c, c.clean.head); // NOLINT(clang-analyzer-unix.Malloc)
 	cid_writer_free(c.wr);
 	cid_tlsline_free(c.lines);
 	cid_store_free(c.store);

@@ -506,6 +506,8 @@ void cid_engine_frame(struct cid_engine *e, int64_t ts, int dlt, uint32_t ifinde
 		f->dup_pkts++;
 		e->st.dup_pkts++;
 		note_iface(f, ifindex);
+		if (f->user && e->cfg.on_touch)
+			e->cfg.on_touch(e->cfg.ctx, f);
 		return;
 	}
 	if (f->c2s_pkts + f->s2c_pkts == 0)
@@ -538,6 +540,8 @@ void cid_engine_frame(struct cid_engine *e, int64_t ts, int dlt, uint32_t ifinde
 			cid_flow_tcp_payload(e, f, dir, pkt.seq + ((pkt.tcp_flags & CID_TCP_SYN) ? 1u : 0u),
 					     pkt.payload, pkt.payload_len, ts);
 	}
+	if (f->user && e->cfg.on_touch)
+		e->cfg.on_touch(e->cfg.ctx, f);
 	/* The memory cap, once the packet is done with (f may go too). */
 	while (e->held_bytes > e->cfg.flow_mem) {
 		int r = evict_one(e);

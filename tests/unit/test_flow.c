@@ -646,6 +646,68 @@ static void test_duplicates(void **state)
 	cid_engine_free(e);
 }
 
+/* on_touch: once per packet counted on a flow that has caller state
+ * (f->user), duplicates included; never for the others. */
+static unsigned touches;
+static struct cid_flow *touched_flow;
+
+static void on_new_mark(void *ctx, struct cid_flow *f)
+{
+	static int mark;
+	(void)ctx;
+	if (f->cport == CLI.port)
+		f->user = &mark; /* the caller keeps state for this flow only */
+}
+
+static void on_touch(void *ctx, struct cid_flow *f)
+{
+	(void)ctx;
+	touches++;
+	touched_flow = f;
+}
+
+static void test_on_touch(void **state)
+{
+	static const uint8_t data[16] = {1};
+	struct cid_engine_config cfg;
+	struct cid_engine *e;
+	struct ep other = CLI;
+	(void)state;
+	memset(&R, 0, sizeof(R));
+	cid_engine_config_default(&cfg);
+	cfg.hash_seed = 0x1234567;
+	cfg.on_end = on_end;
+	cfg.on_new = on_new_mark;
+	cfg.on_touch = on_touch;
+	cfg.ctx = &R;
+	e = cid_engine_new(&cfg);
+	assert_non_null(e);
+	touches = 0;
+	other.port = (uint16_t)(CLI.port + 1);
+	feed(e, SEC, 1, &CLI, &SRV, 1000, 0, CID_TCP_SYN, NULL, 0);
+	assert_int_equal(touches, 1);
+	assert_non_null(touched_flow);
+	assert_int_equal(touched_flow->cport, CLI.port);
+	feed(e, SEC + MS, 1, &SRV, &CLI, 5000, 1001, CID_TCP_SYN | CID_TCP_ACK, NULL, 0);
+	feed(e, SEC + 2 * MS, 1, &CLI, &SRV, 1001, 5001, CID_TCP_ACK, data, sizeof(data));
+	assert_int_equal(touches, 3);
+	/* the same frame on a second interface: dup_pkts changes */
+	ip_id--;
+	feed(e, SEC + 2 * MS + 5000, 2, &CLI, &SRV, 1001, 5001, CID_TCP_ACK, data, sizeof(data));
+	assert_int_equal(touches, 4);
+	/* a flow without caller state is not reported */
+	feed(e, SEC + 3 * MS, 1, &other, &SRV, 7000, 0, CID_TCP_SYN, NULL, 0);
+	feed(e, SEC + 4 * MS, 1, &other, &SRV, 7001, 0, CID_TCP_ACK, data, sizeof(data));
+	assert_int_equal(touches, 4);
+	/* the caller drops its state: no more calls */
+	touched_flow->user = NULL;
+	feed(e, SEC + 5 * MS, 1, &CLI, &SRV, 1017, 5001, CID_TCP_ACK, data, sizeof(data));
+	assert_int_equal(touches, 4);
+	cid_engine_flush(e, CID_END_EOC);
+	assert_int_equal(R.num_ended, 2);
+	cid_engine_free(e);
+}
+
 /* Feeds the ClientHello in segments [cut0, cut1), [cut1, cut2) ... in the
  * order given, after a handshake; the flow's report lands in R. */
 static void feed_hello_pieces(const struct tb *ch, const size_t *cuts, size_t num_cuts, const size_t *order)
@@ -1080,6 +1142,7 @@ int main(void)
 		cmocka_unit_test(test_table_cap_keeps_answered),
 		cmocka_unit_test(test_flow_mem_cap),
 		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_on_touch),
 		cmocka_unit_test(test_hello_split_everywhere),
 		cmocka_unit_test(test_hello_prefixes),
 		cmocka_unit_test(test_keepalive_requests),
