@@ -111,6 +111,9 @@ struct cid_cor_result {
 	int num_owners;             /* owners in the deciding tier */
 	int owners[CID_COR_MAX_OWNERS];
 	unsigned evidence;          /* CID_COR_EV_* of the matched burst */
+	/* attributed once the alike bursts of the other owners were taken by
+	 * events attributed to them (the event was ambiguous until then) */
+	bool by_elimination;
 };
 
 struct cid_cor_params {

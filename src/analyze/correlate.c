@@ -312,6 +312,150 @@ void cid_cor_explain(const struct cid_cor_event *e, const struct cid_cor_burst *
 	free(ips);
 }
 
+/* Decides event r from its candidates s against the bursts taken so far:
+ * attributed (the burst taken) when the best available tier holds one
+ * owner, ambiguous when it holds several, unmatched when every candidate
+ * is taken. Returns false only for ambiguous. A retry (`again`) of an
+ * ambiguous event changes it only when it becomes attributed: an event
+ * whose alike bursts all went to other events stays ambiguous. */
+static bool assign(struct cid_cor_result *r, const struct evstate *s, const struct cid_cor_burst *b, bool *taken,
+		   int64_t want, bool again)
+{
+	double best = 0, conf = 0.95;
+	int first = -1, num_owners = 0, owners[CID_COR_MAX_OWNERS];
+	long pick = -1;
+	unsigned pick_ev = 0;
+	int64_t pick_d = 0;
+	const struct cid_cor_burst *bb;
+	/* the best available score sets the tier */
+	for (int c = 0; c < s->n; c++)
+		if (!taken[s->c[c].burst]) {
+			first = c;
+			best = s->c[c].score;
+			break;
+		}
+	if (first < 0) {
+		if (again)
+			return false;
+		r->unmatched |= CID_UNM_TAKEN;
+		return true;
+	}
+	for (int c = first; c < s->n && s->c[c].score > best - ALIKE; c++) {
+		bool known = false;
+		int64_t dist;
+		bb = &b[s->c[c].burst];
+		if (taken[s->c[c].burst])
+			continue;
+		for (int o = 0; o < num_owners; o++)
+			known |= owners[o] == bb->owner;
+		if (!known && num_owners < CID_COR_MAX_OWNERS)
+			owners[num_owners++] = bb->owner;
+		/* within one owner, the burst nearest the expected time */
+		dist = llabs(bb->ts_us - want);
+		if (pick < 0 || dist < pick_d) {
+			pick = (long)s->c[c].burst;
+			pick_ev = s->c[c].evidence;
+			pick_d = dist;
+		}
+	}
+	if (num_owners > 1) {
+		if (again)
+			return false;
+		r->score = best;
+		r->num_owners = num_owners;
+		memcpy(r->owners, owners, (size_t)num_owners * sizeof(*owners));
+		r->verdict = CID_AMBIGUOUS;
+		r->confidence = 0.9 / num_owners;
+		return false;
+	}
+	bb = &b[pick];
+	r->score = best;
+	r->num_owners = 1;
+	r->owners[0] = bb->owner;
+	r->verdict = CID_ATTRIBUTED;
+	r->burst = pick;
+	r->evidence = pick_ev;
+	r->by_elimination = again;
+	taken[pick] = true;
+	if (!r->address_checked)
+		conf -= 0.15;
+	if (!bb->handshake)
+		conf -= 0.25;
+	/* a weaker candidate with another owner still exists, or the others
+	 * were ruled out only by other events' verdicts */
+	for (int c = 0; c < s->n; c++)
+		if (!taken[s->c[c].burst] && b[s->c[c].burst].owner != bb->owner) {
+			conf -= 0.1;
+			break;
+		}
+	if (again)
+		conf -= 0.1;
+	r->confidence = conf;
+	return true;
+}
+
+/* Step 4 of cid_correlate over the events left ambiguous (defer, in
+ * assignment order). Returns 0, or -CID_ENOMEM. */
+static int eliminate(struct cid_cor_result *res, const struct evstate *st, const struct cid_cor_event *ev, size_t ne,
+		     const struct order_key *defer, size_t num_deferred, const struct cid_cor_burst *b, size_t nb,
+		     bool *taken, int64_t off)
+{
+	size_t *start = calloc(nb + 1, sizeof(*start)), *by_burst = NULL, *queue = NULL;
+	bool *queued = calloc(ne ? ne : 1, sizeof(*queued));
+	size_t total = 0, head = 0, len = 0;
+	int rc = -CID_ENOMEM;
+	if (!start || !queued)
+		goto out;
+	/* the deferred events of each burst (CSR: by_burst[start[k]..start[k+1])) */
+	for (size_t d = 0; d < num_deferred; d++)
+		for (int c = 0; c < st[defer[d].idx].n; c++)
+			start[st[defer[d].idx].c[c].burst + 1]++;
+	for (size_t k = 0; k < nb; k++)
+		start[k + 1] += start[k];
+	total = start[nb];
+	by_burst = malloc((total ? total : 1) * sizeof(*by_burst));
+	queue = malloc(num_deferred * sizeof(*queue));
+	if (!by_burst || !queue)
+		goto out;
+	for (size_t d = 0; d < num_deferred; d++)
+		for (int c = 0; c < st[defer[d].idx].n; c++)
+			by_burst[start[st[defer[d].idx].c[c].burst]++] = defer[d].idx;
+	for (size_t k = nb; k > 0; k--) /* the fill moved each start to the next one's */
+		start[k] = start[k - 1];
+	start[0] = 0;
+	for (size_t d = 0; d < num_deferred; d++) {
+		queue[len++] = defer[d].idx;
+		queued[defer[d].idx] = true;
+	}
+	/* each event is queued at most once at a time: a ring of num_deferred */
+	while (len) {
+		size_t i = queue[head];
+		long p;
+		head = (head + 1) % num_deferred;
+		len--;
+		queued[i] = false;
+		if (res[i].verdict != CID_AMBIGUOUS ||
+		    !assign(&res[i], &st[i], b, taken, ev[i].time_us + off + US / 2, true))
+			continue;
+		p = res[i].burst;
+		for (size_t k = start[p]; k < start[p + 1]; k++) {
+			size_t j = by_burst[k];
+			if (res[j].verdict == CID_AMBIGUOUS && !queued[j]) {
+				queue[(head + len) % num_deferred] = j;
+				len++;
+				queued[j] = true;
+			}
+		}
+	}
+	rc = 0;
+out:
+	free(start);
+	free(by_burst);
+	free(queue);
+	free(queued);
+	return rc;
+}
+
 int cid_correlate(struct cid_cor_result *res, int64_t *offset_used, const struct cid_cor_event *ev, size_t ne,
 		  const struct cid_cor_burst *b, size_t nb, const struct cid_cor_params *p)
 {
@@ -319,6 +463,7 @@ int cid_correlate(struct cid_cor_result *res, int64_t *offset_used, const struct
 	struct evstate *st = NULL;
 	struct order_key *order = NULL;
 	bool *taken = NULL;
+	size_t num_deferred = 0;
 	int64_t off, span_lo = nb ? b[0].ts_us : 0, span_hi = nb ? b[nb - 1].ts_us : 0;
 	int rc = -CID_ENOMEM;
 
@@ -399,70 +544,15 @@ int cid_correlate(struct cid_cor_result *res, int64_t *offset_used, const struct
 	qsort(order, ne, sizeof(*order), cmp_order);
 	for (size_t oi = 0; oi < ne; oi++) {
 		size_t i = order[oi].idx;
-		struct cid_cor_result *r = &res[i];
-		struct evstate *s = &st[i];
-		double best = 0;
-		int first = -1, num_avail = 0;
-		long pick = -1;
-		unsigned pick_ev = 0;
-		int64_t want = ev[i].time_us + off + US / 2, pick_d = 0;
-		if (!s->n)
-			continue;
-		/* the best available score sets the tier */
-		for (int c = 0; c < s->n; c++)
-			if (!taken[s->c[c].burst]) {
-				first = c;
-				best = s->c[c].score;
-				break;
-			}
-		if (first < 0) {
-			r->unmatched |= CID_UNM_TAKEN;
-			continue;
-		}
-		r->num_owners = 0;
-		for (int c = first; c < s->n && s->c[c].score > best - ALIKE; c++) {
-			const struct cid_cor_burst *bb = &b[s->c[c].burst];
-			bool known = false;
-			int64_t dist;
-			if (taken[s->c[c].burst])
-				continue;
-			num_avail++;
-			for (int o = 0; o < r->num_owners; o++)
-				known |= r->owners[o] == bb->owner;
-			if (!known && r->num_owners < CID_COR_MAX_OWNERS)
-				r->owners[r->num_owners++] = bb->owner;
-			/* within one owner, the burst nearest the expected time */
-			dist = llabs(bb->ts_us - want);
-			if (pick < 0 || dist < pick_d) {
-				pick = (long)s->c[c].burst;
-				pick_ev = s->c[c].evidence;
-				pick_d = dist;
-			}
-		}
-		r->score = best;
-		if (r->num_owners == 1) {
-			double conf = 0.95;
-			const struct cid_cor_burst *bb = &b[pick];
-			r->verdict = CID_ATTRIBUTED;
-			r->burst = pick;
-			r->evidence = pick_ev;
-			taken[pick] = true;
-			if (!r->address_checked)
-				conf -= 0.15;
-			if (!bb->handshake)
-				conf -= 0.25;
-			/* a weaker candidate with another owner still exists */
-			for (int c = 0; c < s->n; c++)
-				if (!taken[s->c[c].burst] && b[s->c[c].burst].owner != bb->owner) {
-					conf -= 0.1;
-					break;
-				}
-			r->confidence = conf;
-		} else {
-			r->verdict = CID_AMBIGUOUS;
-			r->confidence = 0.9 / r->num_owners;
-		}
+		if (st[i].n && !assign(&res[i], &st[i], b, taken, ev[i].time_us + off + US / 2, false))
+			order[num_deferred++] = order[oi]; /* ambiguous for now */
 	}
+	/* 4. by elimination: an ambiguous event whose alike candidates of all
+	 * but one owner were taken by events decided after it is that owner's,
+	 * which can settle others in turn. A worklist: each deferred event is
+	 * tried once, then again only when a burst it could have was taken. */
+	if (num_deferred && eliminate(res, st, ev, ne, order, num_deferred, b, nb, taken, off))
+		goto out;
 	rc = 0;
 out:
 	for (size_t i = 0; st && i < ne; i++)

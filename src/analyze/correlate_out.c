@@ -114,6 +114,8 @@ void cid_cor_out_reasons(struct cid_buf *b, const struct cid_cor_event *e, const
 				REASON("userAgent %s is the User-Agent of this owner's IMDS credential fetches",
 				       e->user_agent);
 		}
+		if (r->by_elimination)
+			REASON("by elimination: the other owners' alike bursts explain events attributed to them");
 		if (ow && ow->method)
 			REASON("owner: %s", ow->method);
 		if (r->verdict == CID_AMBIGUOUS)

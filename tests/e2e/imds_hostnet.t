@@ -21,7 +21,9 @@
 # from scripts/scenario_k8s.py. Then ingest, k8s, correlate must name A for
 # every node-role call with the IMDS reasons, B never; the same database
 # without its http rows must leave those calls ambiguous between A and B
-# (the IMDS evidence is what decides); events --summary must flag A and only
+# (the IMDS evidence is what decides); correlating all events, B's IRSA
+# calls must all be B's (by elimination where A's burst shares their
+# second); events --summary must flag A and only
 # A; the fake credentials the stand-in served cross the capture point (they
 # are in the -w file) yet appear in no database file and no output.
 # TAP on stdout; needs root (skips otherwise). Run from the repo root.
@@ -319,16 +321,19 @@ for o in map(json.loads, open(path)):
     mine = o["verdict"] == "attributed" and str(p) == pid_a
     assert mine == (o["event_id"] in node), (o["event_id"], o["verdict"], o.get("candidates"))
 EOF
-python3 - "$W/cor-all.json" "$PID_B" "$DB" <<'EOF'
+t "B's IRSA calls are all B's: where A's burst shares their second, by elimination once A's calls took theirs" \
+	python3 - "$W/cor-all.json" "$PID_B" "$DB" <<'EOF'
 import json, sqlite3, sys
 path, pid_b, db = sys.argv[1:]
 irsa = {r[0] for r in sqlite3.connect(db).execute("SELECT event_id FROM event WHERE ec2_role_delivery IS NULL")}
 v = [o for o in map(json.loads, open(path)) if o["type"] == "event" and o["event_id"] in irsa]
-b = sum(o["verdict"] == "attributed" and str(((o.get("owner") or {}).get("process") or {}).get("pid")) == pid_b
-        for o in v)
-print("# B's IRSA calls: %d attributed to B, %d ambiguous, %d unmatched (no IMDS evidence for them: B wins"
-      " only where A's event took A's burst first)" % (b, sum(o["verdict"] == "ambiguous" for o in v),
-                                                      sum(o["verdict"] == "unmatched" for o in v)))
+mine = [o for o in v if o["verdict"] == "attributed"
+        and str(((o.get("owner") or {}).get("process") or {}).get("pid")) == pid_b]
+elim = [o for o in mine if any(r.startswith("by elimination") for r in o.get("reasons", []))]
+print("# B's IRSA calls: %d, attributed to B %d (%d by elimination), ambiguous %d, unmatched %d"
+      % (len(v), len(mine), len(elim), sum(o["verdict"] == "ambiguous" for o in v),
+         sum(o["verdict"] == "unmatched" for o in v)))
+assert v and len(mine) == len(v), [(o["event_id"], o["verdict"], o.get("candidates")) for o in v]
 EOF
 # the stored verdicts of the node-role calls again (events --summary reads them)
 run "$CALLERID" correlate --db "$DB" --arn-like "$LAB_IMDS_ROLE" --format json >/dev/null

@@ -393,6 +393,78 @@ static void test_imds_worth_one_tier(void **state)
 	assert_int_equal(r[0].verdict, CID_AMBIGUOUS);
 }
 
+/* One-to-one, whatever the order: B's IRSA call is alike between A's and
+ * B's bursts and comes first; A's node-role call, decided by A's IMDS
+ * fetch, takes A's burst after it. B's call is then B's, by elimination,
+ * one step less sure (ORIGIN: the second caller of the same second). */
+static void test_elimination(void **state)
+{
+	struct cid_cor_event e[] = {ev(5 * S, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256"),
+				    ev(5 * S, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256")};
+	struct cid_cor_burst b[] = {bu(5 * S + 100000, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", 1),
+				    bu(5 * S + 400000, "10.0.0.10", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", 2)};
+	struct cid_cor_result r[2];
+	(void)state;
+	e[1].node_role = "eks-node-role";
+	e[1].imdsv = 2;
+	b[0].imds = imds_v2_boto;
+	b[0].num_imds = 1;
+	run(r, e, 2, b, 2, false, NULL);
+	assert_int_equal(r[1].verdict, CID_ATTRIBUTED);
+	assert_int_equal(b[r[1].burst].owner, 1);
+	assert_false(r[1].by_elimination);
+	assert_int_equal(r[0].verdict, CID_ATTRIBUTED);
+	assert_int_equal(b[r[0].burst].owner, 2);
+	assert_true(r[0].by_elimination);
+	/* A's: another owner's burst was a candidate; B's: by elimination */
+	assert_true(r[1].confidence > 0.84 && r[1].confidence < 0.86);
+	assert_true(r[0].confidence > 0.84 && r[0].confidence < 0.86);
+	/* without the evidence nothing decides: both stay ambiguous */
+	b[0].num_imds = 0;
+	run(r, e, 2, b, 2, false, NULL);
+	assert_int_equal(r[0].verdict, CID_AMBIGUOUS);
+	assert_int_equal(r[1].verdict, CID_AMBIGUOUS);
+}
+
+/* A chain: e0 alike between A and B, e1 between B and C, e2 decided for
+ * C by its IMDS evidence and assigned last. C's burst taken settles e1 on
+ * B, and B's taken settles e0 on A. An ambiguous event whose every alike
+ * burst went to others stays ambiguous (never "taken"). */
+static void test_elimination_chain(void **state)
+{
+	struct cid_cor_event e[] = {ev(2 * S, "10.0.0.10", "TLSv1.3", "X"), ev(4 * S, "10.0.0.10", "TLSv1.3", "X"),
+				    ev(4 * S, "10.0.0.10", "TLSv1.3", "X"), ev(4 * S, "10.0.0.10", "TLSv1.3", "X")};
+	struct cid_cor_burst b[] = {bu(1 * S + 500000, "10.0.0.10", "TLSv1.3", "X", 1),
+				    bu(3 * S + 500000, "10.0.0.10", "TLSv1.3", "X", 2),
+				    bu(5 * S + 500000, "10.0.0.10", "TLSv1.3", "X", 3)};
+	struct cid_cor_result r[4];
+	(void)state;
+	e[2].node_role = "eks-node-role";
+	b[2].imds = imds_v2_boto;
+	b[2].num_imds = 1;
+	run(r, e, 3, b, 3, false, NULL);
+	assert_int_equal(r[2].verdict, CID_ATTRIBUTED);
+	assert_int_equal(b[r[2].burst].owner, 3);
+	assert_int_equal(r[1].verdict, CID_ATTRIBUTED);
+	assert_int_equal(b[r[1].burst].owner, 2);
+	assert_true(r[1].by_elimination);
+	assert_int_equal(r[0].verdict, CID_ATTRIBUTED);
+	assert_int_equal(b[r[0].burst].owner, 1);
+	assert_true(r[0].by_elimination);
+	/* a fourth event like e1, assigned after e2: it gets B's burst in its
+	 * turn (as before elimination existed), which leaves e1 nothing; e1
+	 * stays ambiguous, and e0 is A's */
+	run(r, e, 4, b, 3, false, NULL);
+	assert_int_equal(b[r[2].burst].owner, 3);
+	assert_int_equal(r[3].verdict, CID_ATTRIBUTED);
+	assert_int_equal(b[r[3].burst].owner, 2);
+	assert_false(r[3].by_elimination);
+	assert_int_equal(r[1].verdict, CID_AMBIGUOUS);
+	assert_int_equal(r[1].num_owners, 2);
+	assert_int_equal(r[0].verdict, CID_ATTRIBUTED);
+	assert_int_equal(b[r[0].burst].owner, 1);
+}
+
 static void test_private_ranges(void **state)
 {
 	(void)state;
@@ -448,6 +520,8 @@ int main(void)
 		cmocka_unit_test(test_single_match),
 		cmocka_unit_test(test_keepalive_many_calls),
 		cmocka_unit_test(test_two_owners_same_second_ambiguous),
+		cmocka_unit_test(test_elimination),
+		cmocka_unit_test(test_elimination_chain),
 		cmocka_unit_test(test_tls_version_separates),
 		cmocka_unit_test(test_cipher_mismatch_unmatched),
 		cmocka_unit_test(test_key_exchange),
