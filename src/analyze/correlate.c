@@ -414,7 +414,7 @@ static int eliminate(struct cid_cor_result *res, const struct evstate *st, const
 		start[k + 1] += start[k];
 	total = start[nb];
 	by_burst = malloc((total ? total : 1) * sizeof(*by_burst));
-	queue = malloc(num_deferred * sizeof(*queue));
+	queue = malloc((num_deferred ? num_deferred : 1) * sizeof(*queue));
 	if (!by_burst || !queue)
 		goto out;
 	for (size_t d = 0; d < num_deferred; d++)
