@@ -118,6 +118,8 @@ size_t cid_netns_find(struct cid_netns *n, const struct cid_addr *a, bool force_
 /* The capture namespace's links or addresses changed (a pod's veth came
  * or went): rescans may come faster for a while. */
 void cid_netns_links_changed(struct cid_netns *n);
+/* How many times a namespace was entered to read its addresses. NULL-safe. */
+uint64_t cid_netns_loads(const struct cid_netns *n);
 /* The capture's own namespace inode. */
 uint64_t cid_netns_self(const struct cid_netns *n);
 

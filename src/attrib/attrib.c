@@ -281,10 +281,11 @@ void cid_attrib_summary(const struct cid_attrib *a, FILE *f)
 			fprintf(f, "  not attributed: %llu %s\n", (unsigned long long)s->fail[i],
 				cid_attrib_fail_name((enum cid_attrib_fail)i));
 	fprintf(f, "  lookups %llu, CPU per lookup %.1f us (max %.1f us), /proc fd walks %llu, recent-owner hits %llu,"
-		" namespace scans %llu, link changes %llu\n",
+		" namespace scans %llu (%llu namespace loads), link changes %llu\n",
 		(unsigned long long)s->attempts, s->attempts ? (double)s->ns_total / (double)s->attempts / 1000.0 : 0.0,
 		(double)s->ns_max / 1000.0, (unsigned long long)s->inode_walks, (unsigned long long)s->hot_hits,
-		(unsigned long long)s->netns_scans, (unsigned long long)s->link_refreshes);
+		(unsigned long long)s->netns_scans, (unsigned long long)cid_netns_loads(a->ns),
+		(unsigned long long)s->link_refreshes);
 }
 
 /* ---- rows (storage contract: owner, nat_link) ---------------------------- */

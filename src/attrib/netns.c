@@ -16,6 +16,15 @@
  * miss outside it is final: remote clients would otherwise each be asked
  * about several times). Namespaces that
  * disappeared are closed (an open fd would keep them alive).
+ *
+ * A rescan enters only the namespaces whose addresses may have changed:
+ * new ones, ones without an address other than loopback and link-local
+ * (the CNI adds the pod's address after the namespace exists), ones that
+ * appeared less than YOUNG_NS ago (after the first scan: the ones there
+ * at the start are old), and the others every REFRESH_NS. A pod's
+ * address lives as long as its namespace, and entering every namespace on
+ * each rescan cost ~23 us per namespace (1.4 ms per rescan with 60 pods,
+ * ten times a second under a stream of remote clients).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -35,6 +44,8 @@
 #define FAST_RESCAN_NS 10000000LL
 #define FAST_WINDOW_NS 1000000000LL
 #define RUN_NETNS "/run/netns"
+#define YOUNG_NS 2000000000LL
+#define REFRESH_NS 10000000000LL
 
 struct ns {
 	uint64_t inode;
@@ -43,6 +54,7 @@ struct ns {
 	struct cid_sockdiag *sd;
 	struct cid_addr addrs[CID_ATTRIB_NETNS_ADDRS];
 	size_t num_addrs;
+	int64_t first_seen_ns, loaded_ns;  /* mono_ns(); loaded_ns 0: never */
 };
 
 struct cid_netns {
@@ -54,6 +66,8 @@ struct cid_netns {
 	int64_t last_scan_ns;
 	int64_t fast_until_ns;  /* rescans every FAST_RESCAN_NS until then */
 	bool broken;   /* could not return to our namespace once: never leave again */
+	uint64_t loads;  /* namespaces entered to read their addresses */
+	bool scanned;    /* a rescan ran: namespaces found later are new ones */
 };
 
 static int64_t mono_ns(void)
@@ -110,12 +124,14 @@ uint64_t cid_netns_self(const struct cid_netns *n)
 
 /* Enters e, reads its addresses (and opens its sock_diag socket when it
  * has none), comes back. false when we could not enter. */
-static bool load(struct cid_netns *n, struct ns *e)
+static bool load(struct cid_netns *n, struct ns *e, int64_t now)
 {
 	char err[CID_ERRBUF_SIZE];
 	int k;
 	if (n->broken || setns(e->fd, CLONE_NEWNET) != 0)
 		return false;
+	n->loads++;
+	e->loaded_ns = now;
 	k = cid_links_dump_addrs(e->addrs, CID_ATTRIB_NETNS_ADDRS);
 	e->num_addrs = k > 0 ? (size_t)k : 0;
 	if (!e->sd)
@@ -125,6 +141,26 @@ static bool load(struct cid_netns *n, struct ns *e)
 		return false;
 	}
 	return true;
+}
+
+/* An address a pod's client could have: not loopback, not IPv6 link-local. */
+static bool routable(const struct cid_addr *a)
+{
+	static const uint8_t v6_loop[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+	if (a->family == 4)
+		return a->b[0] != 127;
+	return memcmp(a->b, v6_loop, 16) != 0 && !(a->b[0] == 0xfe && (a->b[1] & 0xc0) == 0x80);
+}
+
+/* Whether a rescan enters e (see the top of the file). */
+static bool stale(const struct ns *e, int64_t now)
+{
+	bool has = false;
+	if (!e->loaded_ns || now - e->first_seen_ns < YOUNG_NS || now - e->loaded_ns >= REFRESH_NS)
+		return true;
+	for (size_t k = 0; k < e->num_addrs && !has; k++)
+		has = routable(&e->addrs[k]);
+	return !has || !e->sd;
 }
 
 static struct ns *known(struct cid_netns *n, uint64_t inode)
@@ -155,6 +191,8 @@ static void add(struct cid_netns *n, uint64_t inode, const char *path)
 	e->inode = inode;
 	e->fd = fd;
 	e->seen = true;
+	/* the namespaces there at the first scan are old: not young */
+	e->first_seen_ns = n->scanned ? mono_ns() : INT64_MIN / 4;
 }
 
 static bool on_pid(void *ctx, int32_t pid, uint64_t inode)
@@ -172,7 +210,7 @@ static bool on_pid(void *ctx, int32_t pid, uint64_t inode)
 	return true;
 }
 
-static void rescan(struct cid_netns *n)
+static void rescan(struct cid_netns *n, int64_t now)
 {
 	DIR *d;
 	struct dirent *de;
@@ -193,9 +231,9 @@ static void rescan(struct cid_netns *n)
 		}
 		closedir(d);
 	}
-	/* close what is gone, refresh what is there */
+	/* close what is gone, refresh what may have changed */
 	for (size_t i = 0; i < n->num; i++) {
-		if (!n->ns[i].seen || !load(n, &n->ns[i])) {
+		if (!n->ns[i].seen || (stale(&n->ns[i], now) && !load(n, &n->ns[i], now))) {
 			drop(&n->ns[i]);
 			continue;
 		}
@@ -204,6 +242,7 @@ static void rescan(struct cid_netns *n)
 		w++;
 	}
 	n->num = w;
+	n->scanned = true;
 }
 
 /* The namespaces holding a (several can: labs, or pods with overlapping
@@ -240,7 +279,7 @@ size_t cid_netns_find(struct cid_netns *n, const struct cid_addr *a, bool force_
 		int64_t every = now < n->fast_until_ns ? FAST_RESCAN_NS : RESCAN_NS;
 		if (!n->last_scan_ns || now - n->last_scan_ns >= every) {
 			n->last_scan_ns = now;
-			rescan(n);
+			rescan(n, now);
 			if (scans)
 				(*scans)++;
 			num = by_addr(n, a, out, max);
@@ -251,4 +290,9 @@ size_t cid_netns_find(struct cid_netns *n, const struct cid_addr *a, bool force_
 		}
 	}
 	return num;
+}
+
+uint64_t cid_netns_loads(const struct cid_netns *n)
+{
+	return n ? n->loads : 0;
 }

@@ -10,7 +10,11 @@
 # rescans come every 10 ms for a second, and a miss that has to wait for
 # one is asked again when it may (it failed as "client not local" before
 # that: 4 of 4 pods here). Remote clients must stay "not local" and get no
-# owner. In the lab of scripts/lab.sh, as root. NEWPOD_DEBUG=1 prints the
+# owner. IDLE idle namespaces (pods that do not call), there from the
+# start, each with an address: a rescan must not enter them all again
+# (their addresses live as long as they do), so the capture's namespace
+# loads stay below half of scans x IDLE. In the lab of scripts/lab.sh, as
+# root. NEWPOD_DEBUG=1 prints the
 # pods' attribution attempts; NEWPOD_BG_PPS sets the SYN rate (2000).
 # TAP on stdout; skips without root, tcpreplay or curl. Run from the repo root.
 set -u
@@ -53,6 +57,17 @@ ip -n "$NODE" link add bg0 type veth peer name bg1 && ip -n "$NODE" link set bg0
 "$BUILD/bench/gen_flood" --syn 20000 --rate 2000 "$W/bg.pcap" 2>"$W/gen.log" ||
 	{ not_ok "gen_flood: $(cat "$W/gen.log")"; echo "1..$n"; exit 1; }
 
+# idle pods, named with the lab's prefix so that lab_down removes them
+IDLE=20
+i=1
+while [ $i -le $IDLE ]; do
+	ns=$LAB_PREFIX-idle$i
+	ip netns add "$ns" && ip -n "$ns" link set lo up && ip -n "$ns" link add eth0 type veth peer name peer0 &&
+		ip -n "$ns" addr add "10.205.$i.2/24" dev eth0 && ip -n "$ns" link set eth0 up &&
+		ip -n "$ns" link set peer0 up || { not_ok "idle namespace $i"; echo "1..$n"; exit 1; }
+	i=$((i + 1))
+done
+
 lab_spawn cap node env CALLERID_ATTRIB_DEBUG=${NEWPOD_DEBUG:-} "$CALLERID" capture -i any --db "$W/n.db" -q
 CAP_PID=$LAB_PID
 i=50
@@ -85,6 +100,14 @@ rc=$?
 if [ "$rc" = 0 ]; then ok "SIGINT: exit 0"; else not_ok "capture exit $rc"; fi
 grep -E '^attribution:|^  (not attributed|lookups)' "$(lab_state)/cap.log" | sed 's/^/# /'
 [ -n "${NEWPOD_DEBUG:-}" ] && grep '^attrib: try.* 10\.204\.' "$(lab_state)/cap.log" | sed 's/^/# /'
+
+scans=$(sed -n 's/.*namespace scans \([0-9]*\) (\([0-9]*\) namespace loads).*/\1/p' "$(lab_state)/cap.log")
+loads=$(sed -n 's/.*namespace scans \([0-9]*\) (\([0-9]*\) namespace loads).*/\2/p' "$(lab_state)/cap.log")
+if [ -n "$scans" ] && [ "$scans" -ge 10 ] && [ $((loads * 2)) -lt $((scans * IDLE)) ]; then
+	ok "rescans do not enter every namespace: $loads loads in $scans scans with $IDLE idle namespaces"
+else
+	not_ok "namespace loads: ${loads:-?} in ${scans:-?} scans with $IDLE idle namespaces (want < half of scans x $IDLE)"
+fi
 
 q() { sqlite3 -separator ' ' "$W/n.db" "$1"; }
 bg=$(q "SELECT count(*) FROM flow WHERE client_ip NOT LIKE '10.20%'")
