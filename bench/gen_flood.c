@@ -3,7 +3,7 @@
  * (tests/load/) and `make bench` (section flood).
  *
  *   gen_flood [--syn N] [--hello N] [--hello-bytes B] [--hello-len L]
- *             [--rate PPS] [--seed S] [--real FILE]... OUT.pcap
+ *             [--http] [--rate PPS] [--seed S] [--real FILE]... OUT.pcap
  *
  * Writes a classic pcap (microsecond timestamps, LINKTYPE_ETHERNET) with:
  *  - a SYN flood: N distinct client 5-tuples (100.64.0.0/10, any port), one
@@ -13,7 +13,10 @@
  *    (SYN, SYN-ACK, ACK) and then only the first B bytes of a ClientHello
  *    whose handshake header promises L bytes (RFC 8446 4.1.2, split into
  *    records of at most 2^14 bytes, RFC 8446 5.1). It never completes, so a
- *    reader holds each one's bytes until the flow ends;
+ *    reader holds each one's bytes until the flow ends. With --http, the
+ *    connections go to port 80 and carry the first B bytes of an HTTP/1.1
+ *    request head (RFC 9112 2.1: a GET to IMDS's credentials path, then
+ *    header fields) that never reaches its empty line instead;
  *  - real flows: every packet of each --real capture (pcap or pcapng;
  *    Ethernet, Linux cooked v1/v2 or raw IP, turned into Ethernet frames),
  *    capture k of K starting (k+1)/(K+1) of the way through the flood, its
@@ -69,6 +72,7 @@ struct gen {
 	size_t hello_total;     /* bytes of the complete (never sent) stream */
 	size_t hello_send;      /* bytes actually sent */
 	size_t hello_random_off, hello_sni_off;
+	bool http;              /* the template is an HTTP request head, to port 80 */
 	/* real packets, in time order */
 	struct real_pkt *real;
 	size_t num_real, cap_real, next_real;
@@ -278,12 +282,16 @@ static void flood_hello(struct gen *g, uint32_t index)
 	flood_tuple(g, index, &t);
 	cisn = (uint32_t)rnd(g);
 	sisn = (uint32_t)rnd(g);
-	for (size_t i = 0; i < 32; i += 8) {
-		uint64_t v = rnd(g);
-		memcpy(g->hello + g->hello_random_off + i, &v, 8);
+	if (g->http) {
+		t.sport = 80;
+	} else {
+		for (size_t i = 0; i < 32; i += 8) {
+			uint64_t v = rnd(g);
+			memcpy(g->hello + g->hello_random_off + i, &v, 8);
+		}
+		snprintf(sni, sizeof(sni), SNI_FMT, index);
+		memcpy(g->hello + g->hello_sni_off, sni, SNI_LEN);
 	}
-	snprintf(sni, sizeof(sni), SNI_FMT, index);
-	memcpy(g->hello + g->hello_sni_off, sni, SNI_LEN);
 	emit_tcp(g, &t, 0, cisn, 0, F_SYN, NULL, 0);
 	emit_tcp(g, &t, 1, sisn, cisn + 1, F_SYN | F_ACK, NULL, 0);
 	emit_tcp(g, &t, 0, cisn + 1, sisn + 1, F_ACK, NULL, 0);
@@ -293,6 +301,28 @@ static void flood_hello(struct gen *g, uint32_t index)
 		emit_tcp(g, &t, 0, cisn + 1 + (uint32_t)off, sisn + 1, flags, g->hello + off, n);
 	}
 	g->num_hello++;
+}
+
+/* An HTTP/1.1 request head of `len` bytes that never ends: the request
+ * line, Host, User-Agent, then X-Pad fields of 64 bytes, cut at len (the
+ * empty line that ends a head, RFC 9112 2.1, never comes). */
+static void build_http(struct gen *g, size_t len)
+{
+	static const char start[] = "GET /latest/meta-data/iam/security-credentials/ HTTP/1.1\r\n"
+				    "Host: 169.254.169.254\r\nUser-Agent: gen_flood\r\n";
+	size_t n = 0, cap = len + 128;
+	g->hello = malloc(cap);
+	if (!g->hello)
+		die("malloc");
+	memcpy(g->hello, start, sizeof(start) - 1);
+	n = sizeof(start) - 1;
+	while (n < len) {
+		int k = snprintf((char *)g->hello + n, cap - n, "X-Pad: %055zu\r\n", n);
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+	}
+	g->hello_total = len + 1; /* "one more byte": what is sent is always cut */
 }
 
 /* The stream of a ClientHello promising `len` bytes of handshake body
@@ -486,7 +516,7 @@ static int cmp_real(const void *a, const void *b)
 static void usage(void)
 {
 	fprintf(stderr, "usage: gen_flood [--syn N] [--hello N] [--hello-bytes B] [--hello-len L]\n"
-			"                 [--rate PPS] [--seed S] [--real FILE]... OUT.pcap\n");
+			"                 [--http] [--rate PPS] [--seed S] [--real FILE]... OUT.pcap\n");
 	exit(2);
 }
 
@@ -525,7 +555,10 @@ int main(int argc, char **argv)
 			hello_bytes = parse_num(v, 1, MAX_HELLO_LEN);
 		else if (!strcmp(o, "--hello-len"))
 			hello_len = parse_num(v, 256, MAX_HELLO_LEN);
-		else if (!strcmp(o, "--rate"))
+		else if (!strcmp(o, "--http")) {
+			g->http = true;
+			continue; /* no value */
+		} else if (!strcmp(o, "--rate"))
 			g->rate = parse_num(v, 1, 100000000);
 		else if (!strcmp(o, "--seed"))
 			seed = parse_num(v, 0, UINT64_MAX);
@@ -543,7 +576,10 @@ int main(int argc, char **argv)
 	g->rng = seed;
 	g->perm_key = (uint32_t)rnd(g);
 
-	build_hello(g, hello_len);
+	if (g->http)
+		build_http(g, hello_bytes);
+	else
+		build_hello(g, hello_len);
 	/* never finished: at least the last byte is missing */
 	g->hello_send = hello_bytes < g->hello_total ? hello_bytes : g->hello_total - 1;
 	hello_pkts = 3 + (g->hello_send + MSS - 1) / MSS;
@@ -583,11 +619,11 @@ int main(int argc, char **argv)
 	if (fclose(g->out) != 0)
 		die("close");
 	fprintf(stderr,
-		"gen_flood: %s: %llu bytes, %llu packets: %llu SYN tuples, %llu never-finished ClientHellos "
+		"gen_flood: %s: %llu bytes, %llu packets: %llu SYN tuples, %llu never-finished %s "
 		"(%zu of %zu bytes sent, %llu packets each), %llu real packets from %d files; "
 		"%.3f s of flood at %llu pps\n",
 		path, (unsigned long long)g->bytes, (unsigned long long)g->num_pkts, (unsigned long long)g->num_syn,
-		(unsigned long long)g->num_hello, g->hello_send, g->hello_total, (unsigned long long)hello_pkts,
+		(unsigned long long)g->num_hello, g->http ? "HTTP request heads" : "ClientHellos", g->hello_send, g->hello_total, (unsigned long long)hello_pkts,
 		(unsigned long long)real_pkts, num_real_files, (double)duration_us / 1e6,
 		(unsigned long long)g->rate);
 	for (size_t i = 0; i < g->num_real; i++)

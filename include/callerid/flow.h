@@ -114,6 +114,7 @@ struct cid_flow_ev {
 	bool dns_tcp;                     /* a TCP flow to port 53 */
 	bool dns_lost[2];                 /* a hole broke the TCP framing */
 	uint32_t dropped;                 /* records past the caps */
+	size_t held;                      /* bytes of it in the engine's flow_mem */
 };
 struct cid_recwalk { /* TLS record-boundary walker for one direction */
 	uint8_t hdr[5];
@@ -222,7 +223,8 @@ struct cid_engine_stats {
 struct cid_engine_config {
 	size_t stream_cap;                /* default CID_STREAM_CAP_DEFAULT */
 	size_t max_flows;                 /* default CID_FLOW_MAX_DEFAULT */
-	/* Bytes of TLS state, hello buffers and out-of-order data of all flows
+	/* Bytes of TLS state, hello buffers, out-of-order data and plaintext
+	 * evidence (HTTP parser state and records, DNS messages) of all flows
 	 * together (default CID_FLOW_MEM_DEFAULT); with max_flows (each flow
 	 * itself is ~0.5 KiB) it bounds the engine's memory. Over it, flows are
 	 * evicted as for max_flows. Both caps evict flows the server never sent

@@ -113,6 +113,8 @@ struct cid_http_conn; /* opaque: two parsers and the queue of requests */
 /* A new connection, or NULL when out of memory. Its size is bounded
  * (two CID_HTTP_HEAD_CAP buffers and CID_HTTP_PIPELINE records). */
 struct cid_http_conn *cid_http_conn_new(void);
+/* Bytes one connection's state takes (for memory budgets). */
+size_t cid_http_conn_size(void);
 /* NULL-safe. */
 void cid_http_conn_free(struct cid_http_conn *c);
 

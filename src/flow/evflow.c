@@ -14,12 +14,23 @@
 #include "callerid/http.h"
 #include "flow_internal.h"
 
+/* n more bytes of f's evidence count in the engine's flow_mem (so its cap
+ * evicts flows that hold HTTP state or DNS messages too: a connection's
+ * HTTP parser alone is ~41 KB); cid_ev_release gives them back. */
+static void ev_held(struct cid_engine *e, struct cid_flow_ev *ev, size_t n)
+{
+	ev->held += n;
+	cid_flow_held(e, (int64_t)n);
+}
+
 static struct cid_flow_ev *ev_of(struct cid_engine *e, struct cid_flow *f)
 {
 	if (!f->ev) {
 		f->ev = calloc(1, sizeof(*f->ev));
 		if (!f->ev)
 			e->st.alloc_failed++;
+		else
+			ev_held(e, f->ev, sizeof(*f->ev));
 	}
 	return f->ev;
 }
@@ -64,6 +75,7 @@ bool cid_ev_http_start(struct cid_engine *e, struct cid_flow *f)
 			e->st.alloc_failed++;
 			return false;
 		}
+		ev_held(e, ev, cid_http_conn_size());
 	}
 	return true;
 }
@@ -88,6 +100,7 @@ static void take_http_records(struct cid_engine *e, struct cid_flow *f)
 				e->st.alloc_failed++;
 				continue;
 			}
+			ev_held(e, ev, CID_EV_PER_FLOW * sizeof(*ev->http_recs));
 		}
 		ev->http_recs[ev->num_http++] = r;
 		e->ev_records++;
@@ -126,6 +139,7 @@ static void keep_dns(struct cid_engine *e, struct cid_flow *f, int dir, const ui
 		return;
 	}
 	memcpy(d->bytes, p, n);
+	ev_held(e, ev, n ? n : 1);
 	d->len = (uint16_t)n;
 	d->ts_ns = ts;
 	d->dir = (uint8_t)dir;
@@ -151,6 +165,7 @@ void cid_ev_dns_tcp(struct cid_engine *e, struct cid_flow *f, int dir, const uin
 			return;
 		}
 		cid_dns_framer_init(ev->framer[dir]);
+		ev_held(e, ev, sizeof(*ev->framer[dir]));
 	}
 	if (!p) /* a hole: message boundaries are lost for this direction */
 		ev->dns_lost[dir] = true;
@@ -176,6 +191,7 @@ void cid_ev_release(struct cid_engine *e, struct cid_flow *f)
 	if (!ev)
 		return;
 	e->ev_records -= ev->num_http + ev->num_dns;
+	cid_flow_held(e, -(int64_t)ev->held);
 	cid_http_conn_free(ev->http);
 	free(ev->http_recs);
 	for (uint32_t i = 0; i < ev->num_dns; i++)

@@ -87,6 +87,11 @@ struct cid_http_conn *cid_http_conn_new(void)
 	return calloc(1, sizeof(struct cid_http_conn));
 }
 
+size_t cid_http_conn_size(void)
+{
+	return sizeof(struct cid_http_conn);
+}
+
 void cid_http_conn_free(struct cid_http_conn *c)
 {
 	free(c);

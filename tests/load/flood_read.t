@@ -2,8 +2,10 @@
 # Resource bounds, offline: `callerid read` of a SYN flood (LOAD_SYN random
 # tuples, default 100000) and of never-finished ClientHellos (LOAD_HELLO
 # connections, default 3000, each holding 15000 bytes of a hello that
-# promises 16000) with the committed lab captures merged in. With small
-# caps (--max-flows, --flow-mem):
+# promises 16000), and of never-finished HTTP request heads to port 80
+# (LOAD_HTTP, default 3000: each holds the HTTP parser's state, ~41 KB),
+# with the committed lab captures merged in. With small caps (--max-flows,
+# --flow-mem):
 #  - peak RSS stays under a bound derived from the caps (and without the
 #    cap the same flood goes over it, so the bound means something);
 #  - evictions are counted in the summary, and the evicted flows are in the
@@ -16,10 +18,12 @@
 
 SYN_N=${LOAD_SYN:-100000}
 HELLO_N=${LOAD_HELLO:-3000}
+HTTP_N=${LOAD_HTTP:-3000}
 why=$(load_need)
 if [ -n "$why" ]; then
 	skip "SYN flood" "$why"
 	skip "ClientHello flood" "$why"
+	skip "HTTP flood" "$why"
 	finish
 fi
 
@@ -137,6 +141,27 @@ check "ClientHello flood: flow memory peak ${peak:-?} bytes stays within 4 MiB +
 if [ -z "$SANITIZED" ]; then
 	run hello_nocap "$T/hello.pcap" --flow-mem 1024G --stream-cap 16384
 	check "ClientHello flood: without the caps it takes more ($(mib "$RUN_KB") MiB): the bound can fail" \
+		[ "$RUN_KB" -gt "$BOUND_MEM" ]
+fi
+
+# ---- never-finished HTTP request heads (IMDS-style, port 80) ----------------
+# The HTTP parser's state of each connection (two 8 KiB head buffers and
+# the request queue) counts in --flow-mem like TLS state does.
+"$GEN_FLOOD" --hello "$HTTP_N" --http --hello-bytes 4000 $REAL_ARGS "$T/http.pcap" 2>"$T/gen.err" ||
+	not_ok "gen_flood --http" "$(cat "$T/gen.err")"
+W=$(window "$T/http.pcap")
+BOUND_MEM=$((BASE_KB + W + (HTTP_N + 10) * 1 + FM_KB + QUEUE_KB + SLACK_KB))
+run http_mem "$T/http.pcap" --flow-mem 4M
+check_run http_mem "HTTP flood ($HTTP_N, --flow-mem 4M)" "$BOUND_MEM"
+# 4 MiB holds ~95 of these flows
+check_evictions http_mem "HTTP flood (memory cap)" $((HTTP_N - 200)) "flows evicted by the memory cap"
+check_real http_mem "HTTP flood (memory cap)"
+peak=$(sed -n 's/.*flow memory peak \([0-9]*\) bytes.*/\1/p' "$T/http_mem.err")
+check "HTTP flood: flow memory peak ${peak:-?} bytes stays within 4 MiB + one connection's state" \
+	[ "${peak:-99999999}" -le $((FM_KB * 1024 + 65536)) ]
+if [ -z "$SANITIZED" ]; then
+	run http_nocap "$T/http.pcap" --flow-mem 1024G
+	check "HTTP flood: without the cap it takes more ($(mib "$RUN_KB") MiB): the bound can fail" \
 		[ "$RUN_KB" -gt "$BOUND_MEM" ]
 fi
 finish
