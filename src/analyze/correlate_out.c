@@ -272,6 +272,8 @@ void cid_cor_out_event_json(struct cid_buf *b, const struct cid_cor_event *e, co
 		json_str(b, x->tls_version);
 		cid_buf_adds(b, ",\"cipher\":");
 		json_str(b, x->cipher);
+		cid_buf_adds(b, ",\"group\":");
+		json_str(b, x->group);
 		cid_buf_adds(b, ",\"request_time\":");
 		json_str(b, cid_time_str(x->ts_us, t, sizeof(t)));
 		if (xr->inner_flow_id)
