@@ -129,6 +129,9 @@ struct cid_flow {
 	uint64_t seq_no;                  /* order of creation in this engine */
 	int64_t db_id;                    /* store's row id, 0 until written */
 	int64_t req_last_id;              /* store: row id of reqs[reqs_written - 1] */
+	/* store: a hash of what the flow row and the last request row hold
+	 * (a rewrite that would change nothing is skipped) */
+	uint64_t row_sig, req_last_sig;
 	uint8_t proto;                    /* 6 or 17 */
 	struct cid_addr cli, srv;
 	uint16_t cport, sport;

@@ -95,18 +95,58 @@ static void hex_bytes(char *out, const uint8_t *p, size_t n)
 
 /* ---- flows -------------------------------------------------------------- */
 
+/* A hash of the values a rewrite binds: a live capture puts an open flow
+ * every second it changed and once more as it ends, and an UPDATE that
+ * would store the same values costs as much as one that does not. */
+static uint64_t sig_u64(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+	return h * 0xff51afd7ed558ccdULL;
+}
+
+static uint64_t sig_str(uint64_t h, const char *p)
+{
+	for (; p && *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+	return sig_u64(h, p ? 1 : 0);
+}
+
+static uint64_t flow_sig(const struct cid_flow *f, const char *ifaces_text)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	h = sig_u64(h, (uint64_t)(f->last_ns / 1000));
+	h = sig_u64(h, f->direction_guessed);
+	h = sig_u64(h, f->c2s_pkts);
+	h = sig_u64(h, f->c2s_bytes);
+	h = sig_u64(h, f->s2c_pkts);
+	h = sig_u64(h, f->s2c_bytes);
+	h = sig_u64(h, f->have_syn ? (uint64_t)f->syn_seq : UINT64_MAX);
+	h = sig_u64(h, (uint64_t)f->end_reason);
+	h = sig_u64(h, f->mid_stream);
+	h = sig_u64(h, f->dup_pkts);
+	h = sig_u64(h, f->reqs_dropped);
+	return sig_str(h, ifaces_text);
+}
+
+static uint64_t req_sig(const struct cid_request *q)
+{
+	uint64_t h = sig_u64(0xcbf29ce484222325ULL, (uint64_t)(q->answer_ns / 1000));
+	h = sig_u64(h, q->c2s_bytes);
+	return sig_u64(h, q->s2c_bytes);
+}
+
 static int put_flow_row(struct cid_store *s, int64_t capture_id, struct cid_flow *f,
 			const char *ifaces_text, const struct cid_flow_fp *fp)
 {
 	char cli[CID_ADDRSTRLEN], srv[CID_ADDRSTRLEN], cid[64], ifs[CID_MAX_IFACES * 12];
 	bool update = f->db_id != 0;
-	sqlite3_stmt *st = cid_store_stmt(s, update ? ST_FLOW_UPD : ST_FLOW_INS);
+	sqlite3_stmt *st;
+	uint64_t sig;
 	int r;
-	if (!st)
-		return -CID_EDB;
 	if (!ifaces_text && f->num_ifaces) {
 		/* No names known: the interface indexes. */
 		size_t len = 0;
+		ifs[0] = '\0';
 		for (unsigned i = 0; i < f->num_ifaces && i < CID_MAX_IFACES; i++) {
 			int n = snprintf(ifs + len, sizeof(ifs) - len, "%s%u", i ? "," : "",
 					 (unsigned)f->ifaces[i]);
@@ -116,6 +156,12 @@ static int put_flow_row(struct cid_store *s, int64_t capture_id, struct cid_flow
 		}
 		ifaces_text = ifs;
 	}
+	sig = flow_sig(f, ifaces_text);
+	if (update && sig == f->row_sig)
+		return 0; /* the row holds these values already */
+	st = cid_store_stmt(s, update ? ST_FLOW_UPD : ST_FLOW_INS);
+	if (!st)
+		return -CID_EDB;
 	if (update) {
 		cid[0] = '\0'; /* not rewritten */
 	} else {
@@ -156,6 +202,7 @@ static int put_flow_row(struct cid_store *s, int64_t capture_id, struct cid_flow
 		return r;
 	if (!update)
 		f->db_id = (int64_t)sqlite3_last_insert_rowid(s->db);
+	f->row_sig = sig;
 	return 0;
 }
 
@@ -381,7 +428,7 @@ int cid_store_put_flow_fp(struct cid_store *s, int64_t capture_id, struct cid_fl
 	/* The last burst written may have been open then (a live capture
 	 * writes open flows every second): its answer time and sizes are
 	 * rewritten; the bursts before it were closed when written. */
-	if (f->reqs_written && f->req_last_id) {
+	if (f->reqs_written && f->req_last_id && req_sig(&f->reqs[f->reqs_written - 1]) != f->req_last_sig) {
 		const struct cid_request *q = &f->reqs[f->reqs_written - 1];
 		st = cid_store_stmt(s, ST_REQ_UPD);
 		if (!st)
@@ -393,6 +440,7 @@ int cid_store_put_flow_fp(struct cid_store *s, int64_t capture_id, struct cid_fl
 		r = cid_store_run(s, st, "cannot update request");
 		if (r)
 			return r;
+		f->req_last_sig = req_sig(q);
 	}
 	if (f->reqs_written < f->num_reqs) {
 		st = cid_store_stmt(s, ST_REQ_INS);
@@ -411,6 +459,7 @@ int cid_store_put_flow_fp(struct cid_store *s, int64_t capture_id, struct cid_fl
 			/* Written: never inserted again, even if a later one fails. */
 			f->reqs_written = i + 1;
 			f->req_last_id = (int64_t)sqlite3_last_insert_rowid(s->db);
+			f->req_last_sig = req_sig(q);
 			rows++;
 		}
 	}

@@ -556,6 +556,55 @@ static void test_requests_once(void **state)
 	free_flow(f);
 }
 
+/* A rewrite that would store the same values runs no UPDATE (a live
+ * capture puts open flows every second and each again as it ends); a
+ * change to any column the update binds does. */
+static void test_unchanged_rewrite_skipped(void **state)
+{
+	struct fx *x = *state;
+	struct cid_store *s = open_rw(x);
+	sqlite3 *db = cid_store_db(s);
+	struct cid_flow *f = new_flow("10.0.0.10", 40003, "10.0.1.5", 443, 1700000003000000000LL);
+	int changes;
+	add_req(f, 1700000003100000000LL, 0);
+	assert_int_equal(cid_store_put_flow(s, 1, f, "eth0"), 0);
+	changes = sqlite3_total_changes(db);
+	assert_int_equal(cid_store_put_flow(s, 1, f, "eth0"), 0);
+	assert_int_equal(sqlite3_total_changes(db), changes);
+	for (int k = 0; k < 12; k++) {
+		switch (k) {
+		case 0: f->last_ns += 1000; break;
+		case 1: f->direction_guessed = !f->direction_guessed; break;
+		case 2: f->c2s_pkts++; break;
+		case 3: f->c2s_bytes++; break;
+		case 4: f->s2c_pkts++; break;
+		case 5: f->s2c_bytes++; break;
+		case 6: f->syn_seq++; break;
+		case 7: f->end_reason = CID_END_RST; break;
+		case 8: f->mid_stream = !f->mid_stream; break;
+		case 9: f->dup_pkts++; break;
+		case 10: f->reqs_dropped++; break;
+		default: break; /* the interfaces, below */
+		}
+		changes = sqlite3_total_changes(db);
+		assert_int_equal(cid_store_put_flow(s, 1, f, k == 11 ? "eth0,veth9" : "eth0"), 0);
+		print_message("# column %d\n", k);
+		assert_int_equal(sqlite3_total_changes(db), changes + 1);
+	}
+	assert_int_equal(query_int(db, "SELECT c2s_pkts + s2c_pkts + dup_pkts + reqs_dropped FROM flow"),
+			 (int64_t)(f->c2s_pkts + f->s2c_pkts + f->dup_pkts + f->reqs_dropped));
+	/* the open burst: unchanged, no UPDATE; its answer, one */
+	changes = sqlite3_total_changes(db);
+	assert_int_equal(cid_store_put_flow(s, 1, f, "eth0,veth9"), 0);
+	assert_int_equal(sqlite3_total_changes(db), changes);
+	f->reqs[0].answer_ns = 1700000003300000000LL;
+	assert_int_equal(cid_store_put_flow(s, 1, f, "eth0,veth9"), 0);
+	assert_int_equal(sqlite3_total_changes(db), changes + 1);
+	assert_int_equal(query_int(db, "SELECT answer_us FROM request"), 1700000003300000LL);
+	cid_store_free(s);
+	free_flow(f);
+}
+
 /* TLS 1.2: the group comes from the ServerKeyExchange, after the
  * ServerHello. A live flow is put every second; its tls row must be
  * rewritten once the curve is known, and a TLS 1.3 key_share still wins. */
@@ -877,6 +926,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_symlink_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly_missing_or_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_flow_insert_update, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unchanged_rewrite_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_requests_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls12_group_rewrite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sni_bytes_round_trip, setup, teardown),
