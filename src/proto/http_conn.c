@@ -331,6 +331,23 @@ static bool chunk_line_byte(struct cid_http_conn *c, int dir, uint8_t b, int64_t
 	return true;
 }
 
+/* The scan for the empty line that ends a head or a trailer section: true
+ * when b is the LF of it (LF LF, or LF CR LF; d->nl is left for the caller
+ * to reset with the state it moves to). */
+static bool empty_line_end(struct dir *d, uint8_t b)
+{
+	if (b == '\n') {
+		if (d->nl)
+			return true;
+		d->nl = 1;
+	} else if (b == '\r' && d->nl == 1) {
+		d->nl = 2;
+	} else {
+		d->nl = 0;
+	}
+	return false;
+}
+
 enum cid_status cid_http_conn_feed(struct cid_http_conn *c, int dir, int64_t ts_ns,
 				   const uint8_t *p, size_t p_len)
 {
@@ -375,17 +392,8 @@ enum cid_status cid_http_conn_feed(struct cid_http_conn *c, int dir, int64_t ts_
 				break;
 			}
 			d->head[d->head_len++] = b;
-			if (b == '\n') {
-				if (d->nl) {
-					head_done(c, dir, ts_ns);
-					break;
-				}
-				d->nl = 1;
-			} else if (b == '\r' && d->nl == 1) {
-				d->nl = 2;
-			} else {
-				d->nl = 0;
-			}
+			if (empty_line_end(d, b))
+				head_done(c, dir, ts_ns);
 			break;
 		case D_BODY_LEN:
 		case D_CHUNK_DATA: {
@@ -422,17 +430,9 @@ enum cid_status cid_http_conn_feed(struct cid_http_conn *c, int dir, int64_t ts_
 				stop(c, dir, CID_MALFORMED, "trailer section too long", ts_ns);
 				break;
 			}
-			if (b == '\n') {
-				if (d->nl) {
-					d->st = D_HEAD;
-					d->line_len = 0;
-					break;
-				}
-				d->nl = 1;
-			} else if (b == '\r' && d->nl == 1) {
-				d->nl = 2;
-			} else {
-				d->nl = 0;
+			if (empty_line_end(d, b)) {
+				d->st = D_HEAD;
+				d->line_len = 0;
 			}
 			break;
 		case D_BODY_CLOSE:

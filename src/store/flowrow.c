@@ -128,6 +128,15 @@ static uint64_t flow_sig(const struct cid_flow *f, const char *ifaces_text)
 	return sig_str(h, ifaces_text);
 }
 
+/* A burst's answer time and sizes, bound as ?i, ?i+1, ?i+2 (the insert
+ * and the update of a request row both end with them). */
+static void bind_req_tail(sqlite3_stmt *st, int i, const struct cid_request *q)
+{
+	cid_store_bind_i64_or_null(st, i, q->answer_ns / 1000);
+	cid_store_bind_u64(st, i + 1, q->c2s_bytes);
+	cid_store_bind_u64(st, i + 2, q->s2c_bytes);
+}
+
 static uint64_t req_sig(const struct cid_request *q)
 {
 	uint64_t h = sig_u64(0xcbf29ce484222325ULL, (uint64_t)(q->answer_ns / 1000));
@@ -434,9 +443,7 @@ int cid_store_put_flow_fp(struct cid_store *s, int64_t capture_id, struct cid_fl
 		if (!st)
 			return -CID_EDB;
 		cid_store_bind_i64(st, 1, f->req_last_id);
-		cid_store_bind_i64_or_null(st, 2, q->answer_ns / 1000);
-		cid_store_bind_u64(st, 3, q->c2s_bytes);
-		cid_store_bind_u64(st, 4, q->s2c_bytes);
+		bind_req_tail(st, 2, q);
 		r = cid_store_run(s, st, "cannot update request");
 		if (r)
 			return r;
@@ -450,9 +457,7 @@ int cid_store_put_flow_fp(struct cid_store *s, int64_t capture_id, struct cid_fl
 			const struct cid_request *q = &f->reqs[i];
 			cid_store_bind_i64(st, 1, f->db_id);
 			cid_store_bind_i64(st, 2, q->ts_ns / 1000);
-			cid_store_bind_i64_or_null(st, 3, q->answer_ns / 1000);
-			cid_store_bind_u64(st, 4, q->c2s_bytes);
-			cid_store_bind_u64(st, 5, q->s2c_bytes);
+			bind_req_tail(st, 3, q);
 			r = cid_store_run(s, st, "cannot insert request");
 			if (r)
 				return r;
