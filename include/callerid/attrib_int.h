@@ -110,7 +110,7 @@ struct cid_netns_hit {
 
 /* The namespaces (not the capture's own) holding address a, up to max, in
  * out. Rescans /proc and /run/netns when none is known or force_rescan is
- * set, at most every 100 ms (every 10 ms within a second of
+ * set, at most every second (every 10 ms within a second of
  * cid_netns_links_changed). Returns the number found; when a wanted rescan
  * had to wait within that second, *wait_ns (if given) is how long, else 0. */
 size_t cid_netns_find(struct cid_netns *n, const struct cid_addr *a, bool force_rescan, struct cid_netns_hit *out,

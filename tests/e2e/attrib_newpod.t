@@ -5,7 +5,7 @@
 # rescan) keep the table busy. Each pod is made the way a CNI makes one (a
 # namespace, a veth to the node, an address, a default route) and curl
 # calls out from it as soon as its network is up, within milliseconds.
-# Rescans come at most every 100 ms, so the pod's first SYN usually finds
+# Rescans come at most every second, so the pod's first SYN usually finds
 # the last rescan older than its namespace; the veth's appearance makes
 # rescans come every 10 ms for a second, and a miss that has to wait for
 # one is asked again when it may (it failed as "client not local" before

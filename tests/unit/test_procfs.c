@@ -271,7 +271,7 @@ static void test_fixture_netns(void **state)
 	cid_procfs_free(pf);
 }
 
-/* Rescans on a miss: at most every 100 ms, a miss then final (no wait);
+/* Rescans on a miss: at most every second, a miss then final (no wait);
  * after the links changed, every 10 ms, a miss told how long to wait.
  * No namespace of the fixture can be entered: every address misses. */
 static void test_netns_rescan_pace(void **state)
@@ -294,7 +294,7 @@ static void test_netns_rescan_pace(void **state)
 	assert_int_equal(cid_netns_find(ns, &x, false, hits, 4, &scans, &wait), 0);
 	assert_int_equal(scans, 1);
 	assert_int_equal(wait, 0);
-	/* within 100 ms: no rescan, and nothing worth waiting for */
+	/* within a second: no rescan, and nothing worth waiting for */
 	assert_int_equal(cid_netns_find(ns, &x, false, hits, 4, &scans, &wait), 0);
 	assert_int_equal(scans, 1);
 	assert_int_equal(wait, 0);
