@@ -18,8 +18,8 @@
  * disappeared are closed (an open fd would keep them alive). A rebuild
  * walks /proc (a readlink per process: 0.6 ms on a quiet VM, more on a
  * busy node); remote clients miss all the time, and at the 100 ms pace
- * this once had, the walks were a sixth of the capture's CPU at 25 kpps.
- * New pods come with a link change, which opens the fast window.
+ * this once had, the walks were about a tenth of the capture's CPU at
+ * 25 kpps. New pods come with a link change, which opens the fast window.
  *
  * A rescan enters only the namespaces whose addresses may have changed:
  * new ones, ones without an address other than loopback and link-local
