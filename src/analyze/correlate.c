@@ -316,8 +316,9 @@ void cid_cor_explain(const struct cid_cor_event *e, const struct cid_cor_burst *
  * attributed (the burst taken) when the best available tier holds one
  * owner, ambiguous when it holds several, unmatched when every candidate
  * is taken. Returns false only for ambiguous. A retry (`again`) of an
- * ambiguous event changes it only when it becomes attributed: an event
- * whose alike bursts all went to other events stays ambiguous. */
+ * ambiguous event attributes it, or narrows its owners to those whose
+ * bursts are left; an event whose alike bursts all went to other events
+ * stays ambiguous as it was. */
 static bool assign(struct cid_cor_result *r, const struct evstate *s, const struct cid_cor_burst *b, bool *taken,
 		   int64_t want, bool again)
 {
@@ -359,8 +360,7 @@ static bool assign(struct cid_cor_result *r, const struct evstate *s, const stru
 		}
 	}
 	if (num_owners > 1) {
-		if (again)
-			return false;
+		/* still ambiguous; a retry narrows the owners to those left */
 		r->score = best;
 		r->num_owners = num_owners;
 		memcpy(r->owners, owners, (size_t)num_owners * sizeof(*owners));

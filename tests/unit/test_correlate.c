@@ -426,6 +426,28 @@ static void test_elimination(void **state)
 	assert_int_equal(r[1].verdict, CID_AMBIGUOUS);
 }
 
+/* e0 is alike between A, B and C; e1, decided for A by its IMDS
+ * evidence, is assigned after it: e0 stays ambiguous, between B and C. */
+static void test_elimination_narrows(void **state)
+{
+	struct cid_cor_event e[] = {ev(5 * S, "10.0.0.10", "TLSv1.3", "X"), ev(5 * S, "10.0.0.10", "TLSv1.3", "X")};
+	struct cid_cor_burst b[] = {bu(5 * S + 100000, "10.0.0.10", "TLSv1.3", "X", 1),
+				    bu(5 * S + 200000, "10.0.0.10", "TLSv1.3", "X", 2),
+				    bu(5 * S + 300000, "10.0.0.10", "TLSv1.3", "X", 3)};
+	struct cid_cor_result r[2];
+	(void)state;
+	e[1].node_role = "eks-node-role";
+	b[0].imds = imds_v2_boto;
+	b[0].num_imds = 1;
+	run(r, e, 2, b, 3, false, NULL);
+	assert_int_equal(r[1].verdict, CID_ATTRIBUTED);
+	assert_int_equal(b[r[1].burst].owner, 1);
+	assert_int_equal(r[0].verdict, CID_AMBIGUOUS);
+	assert_int_equal(r[0].num_owners, 2);
+	assert_true(r[0].owners[0] != 1 && r[0].owners[1] != 1);
+	assert_true(r[0].confidence > 0.44 && r[0].confidence < 0.46);
+}
+
 /* A chain: e0 alike between A and B, e1 between B and C, e2 decided for
  * C by its IMDS evidence and assigned last. C's burst taken settles e1 on
  * B, and B's taken settles e0 on A. An ambiguous event whose every alike
@@ -522,6 +544,7 @@ int main(void)
 		cmocka_unit_test(test_two_owners_same_second_ambiguous),
 		cmocka_unit_test(test_elimination),
 		cmocka_unit_test(test_elimination_chain),
+		cmocka_unit_test(test_elimination_narrows),
 		cmocka_unit_test(test_tls_version_separates),
 		cmocka_unit_test(test_cipher_mismatch_unmatched),
 		cmocka_unit_test(test_key_exchange),
