@@ -501,6 +501,7 @@ static void loader_cleanup(struct loader *L)
 	free(L->addrs);
 	free(L->claims);
 	free(L->flows);
+	free(L->attr_ids);
 	sqlite3_finalize(L->q_attr_flow);
 	sqlite3_finalize(L->q_owner);
 	sqlite3_finalize(L->q_nat_inner);
@@ -543,6 +544,8 @@ struct cid_timeline *cid_timeline_load(sqlite3 *db, const struct cid_tl_opts *o,
 				: "SELECT owner_key FROM attribution WHERE verdict = 'attributed'"
 				  " AND owner_key IS NOT NULL AND flow_id = ?1"
 				  " GROUP BY owner_key ORDER BY count(*) DESC, owner_key LIMIT 1");
+	if (L.q_attr_flow)
+		cid_tl_load_attr_ids(&L);
 	if (L.have_owner)
 		L.q_owner = cid_tl_prep(&L, "SELECT pid, comm, pod_uid FROM owner WHERE flow_id = ?1"
 				     " ORDER BY seen_us, rowid LIMIT 1");

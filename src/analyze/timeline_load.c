@@ -278,6 +278,48 @@ void cid_tl_load_events(struct loader *L)
 
 /* ---- flows ------------------------------------------------------------------ */
 
+void cid_tl_load_attr_ids(struct loader *L)
+{
+	static const char *const direct = "SELECT DISTINCT flow_id FROM attribution WHERE verdict = 'attributed'"
+					  " AND owner_key IS NOT NULL AND flow_id IS NOT NULL ORDER BY 1";
+	static const char *const linked =
+		"SELECT flow_id FROM attribution WHERE verdict = 'attributed' AND owner_key IS NOT NULL"
+		" AND flow_id IS NOT NULL"
+		" UNION SELECT n.inner_flow_id FROM nat_link n JOIN attribution a ON a.flow_id = n.outer_flow_id"
+		" WHERE a.verdict = 'attributed' AND a.owner_key IS NOT NULL AND n.inner_flow_id IS NOT NULL"
+		" UNION SELECT n.outer_flow_id FROM nat_link n JOIN attribution a ON a.flow_id = n.inner_flow_id"
+		" WHERE a.verdict = 'attributed' AND a.owner_key IS NOT NULL AND n.outer_flow_id IS NOT NULL"
+		" ORDER BY 1";
+	sqlite3_stmt *st = cid_tl_prep(L, L->have_nat ? linked : direct);
+	int rc;
+	if (!st)
+		return;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		if (!cid_tl_grow((void **)&L->attr_ids, &L->cap_attr_ids, L->num_attr_ids + 1, sizeof(*L->attr_ids))) {
+			L->oom = true;
+			break;
+		}
+		L->attr_ids[L->num_attr_ids++] = id;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		cid_tl_db_err(L, "attribution");
+	sqlite3_finalize(st);
+}
+
+static bool has_attr(const struct loader *L, int64_t id)
+{
+	size_t lo = 0, hi = L->num_attr_ids;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (L->attr_ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < L->num_attr_ids && L->attr_ids[lo] == id;
+}
+
 /* Writes the lane key of a flow into b (DESIGN, correlation step 3, and
  * the order in timeline.h). */
 static void flow_key(struct loader *L, struct cid_buf *b, int64_t flow_id,
@@ -286,7 +328,7 @@ static void flow_key(struct loader *L, struct cid_buf *b, int64_t flow_id,
 	const struct pod *p;
 	cid_buf_reset(b);
 	/* an attributed event on this flow or on a flow NAT-linked to it */
-	if (L->q_attr_flow) {
+	if (L->q_attr_flow && has_attr(L, flow_id)) {
 		sqlite3_reset(L->q_attr_flow);
 		sqlite3_bind_int64(L->q_attr_flow, 1, flow_id);
 		if (sqlite3_step(L->q_attr_flow) == SQLITE_ROW) {
