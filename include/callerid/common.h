@@ -67,4 +67,28 @@ bool cid_net_match(const struct cid_net *n, const struct cid_addr *a);
 #define CID_TLS_MAX_NAME 256u                  /* SNI / ALPN text kept */
 #define CID_MAX_IFACES 4u                      /* interfaces remembered per flow */
 
+/* Hashes for in-memory tables and change checks (never stored). */
+/* FNV-1a over n bytes, continuing from h (start with CID_FNV1A_INIT). */
+#define CID_FNV1A_INIT 14695981039346656037ull
+static inline uint64_t cid_fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = (const unsigned char *)p;
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+/* The splitmix64 finaliser: cheap, good avalanche. */
+static inline uint64_t cid_mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
 #endif /* CID_COMMON_H */

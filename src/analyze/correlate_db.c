@@ -25,10 +25,7 @@
 
 static uint64_t hash_str(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-	return h;
+	return cid_fnv1a(CID_FNV1A_INIT, s, strlen(s));
 }
 
 static const char *intern(struct strtab *t, const char *s)

@@ -557,16 +557,6 @@ struct shape_ent {
 	int64_t count, first, last;
 };
 
-static uint64_t fnv1a(const char *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (uint8_t)p[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
 static int cmp_shape(const void *a, const void *b)
 {
 	const struct shape_ent *x = a, *y = b;
@@ -618,7 +608,7 @@ static int run_shape_section(sqlite3 *db, const struct cid_event_filter *f, size
 		cid_buf_adds(&key, name ? name : "");
 		cid_buf_addc(&key, '\0');
 		cid_buf_add(&key, cid_buf_str(&shp), shp.len);
-		size_t h = (size_t)(fnv1a(cid_buf_str(&key), key.len) % nslots);
+		size_t h = (size_t)(cid_fnv1a(CID_FNV1A_INIT, cid_buf_str(&key), key.len) % nslots);
 		while (tab[h].key && (tab[h].key_len != key.len || memcmp(tab[h].key, cid_buf_str(&key), key.len)))
 			h = (h + 1) % nslots;
 		int64_t cnt = sqlite3_column_int64(st, 3), t0 = sqlite3_column_int64(st, 4),

@@ -224,16 +224,6 @@ int64_t cid_tl_col_i64(sqlite3_stmt *st, int i)
 
 /* ---- lanes ------------------------------------------------------------------ */
 
-static uint64_t hash_key(const char *p, size_t n)
-{
-	uint64_t h = 14695981039346656037ull; /* FNV-1a */
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
 static const char *lane_kind(const char *p, size_t n)
 {
 	if (n >= 4 && !memcmp(p, "pod:", 4))
@@ -249,7 +239,7 @@ static bool index_put(struct cid_timeline *t, size_t lane)
 {
 	const struct cid_tl_str *k = &t->lanes[lane].key;
 	size_t mask = t->lane_index_cap - 1;
-	size_t i = (size_t)hash_key(k->p, k->n) & mask;
+	size_t i = (size_t)cid_fnv1a(CID_FNV1A_INIT, k->p, k->n) & mask;
 	while (t->lane_index[i] != SIZE_MAX)
 		i = (i + 1) & mask;
 	t->lane_index[i] = lane;
@@ -263,7 +253,7 @@ size_t cid_tl_lane_find(const struct cid_timeline *t, const char *p, size_t n)
 	if (!t->lane_index_cap)
 		return SIZE_MAX;
 	mask = t->lane_index_cap - 1;
-	i = (size_t)hash_key(p, n) & mask;
+	i = (size_t)cid_fnv1a(CID_FNV1A_INIT, p, n) & mask;
 	while (t->lane_index[i] != SIZE_MAX) {
 		const struct cid_tl_str *k = &t->lanes[t->lane_index[i]].key;
 		if (k->n == n && !memcmp(k->p, p, n))

@@ -61,11 +61,8 @@ static size_t ptr_hash(const struct cid_flow *f)
 
 static size_t tuple_hash(uint8_t proto, const struct cid_addr *c, uint16_t cp, const struct cid_addr *s, uint16_t sp)
 {
-	uint64_t h = 1469598103934665603ULL;
-	const uint8_t *parts[2] = {c->b, s->b};
-	for (int k = 0; k < 2; k++)
-		for (int i = 0; i < 16; i++)
-			h = (h ^ parts[k][i]) * 1099511628211ULL;
+	uint64_t h = cid_fnv1a(CID_FNV1A_INIT, c->b, sizeof(c->b));
+	h = cid_fnv1a(h, s->b, sizeof(s->b));
 	h = (h ^ proto) * 1099511628211ULL;
 	h = (h ^ ((uint64_t)cp << 16 | sp)) * 1099511628211ULL;
 	return (size_t)(h >> 20) & (NBUCKETS - 1);

@@ -95,17 +95,6 @@ struct cid_engine *cid_engine_new(const struct cid_engine_config *cfg)
 
 /* ---- hashing and lists -------------------------------------------------- */
 
-static inline uint64_t mix64(uint64_t x)
-{
-	/* splitmix64 finaliser: cheap, good avalanche */
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
-
 static inline uint64_t load64(const uint8_t *b)
 {
 	uint64_t v;
@@ -118,9 +107,9 @@ static inline uint64_t load64(const uint8_t *b)
 static uint64_t tuple_hash(uint64_t seed, const struct cid_addr *a, uint16_t ap, const struct cid_addr *b,
 			   uint16_t bp, uint8_t proto)
 {
-	uint64_t ha = mix64(seed ^ load64(a->b) ^ mix64(load64(a->b + 8) ^ ap));
-	uint64_t hb = mix64(seed ^ load64(b->b) ^ mix64(load64(b->b + 8) ^ bp));
-	return mix64((ha + hb) ^ proto);
+	uint64_t ha = cid_mix64(seed ^ load64(a->b) ^ cid_mix64(load64(a->b + 8) ^ ap));
+	uint64_t hb = cid_mix64(seed ^ load64(b->b) ^ cid_mix64(load64(b->b + 8) ^ bp));
+	return cid_mix64((ha + hb) ^ proto);
 }
 
 static void list_remove(struct cid_flow **head, struct cid_flow **tail, struct cid_flow *f)
@@ -395,7 +384,7 @@ static struct cid_flow *create(struct cid_engine *e, const struct cid_pkt *p, ui
 static bool is_duplicate(struct cid_engine *e, struct cid_flow *f, const struct cid_pkt *p, int dir,
 			 uint32_t ifkey, int64_t ts)
 {
-	uint32_t sig = (uint32_t)mix64(((uint64_t)p->seq << 32 | p->ack) ^
+	uint32_t sig = (uint32_t)cid_mix64(((uint64_t)p->seq << 32 | p->ack) ^
 				       ((uint64_t)p->l4_csum << 48 | (uint64_t)p->ip_id << 32 |
 					(uint64_t)(p->payload_wire_len & 0xffffff) << 8 | p->tcp_flags) ^
 				       (uint64_t)dir);

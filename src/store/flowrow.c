@@ -100,21 +100,17 @@ static void hex_bytes(char *out, const uint8_t *p, size_t n)
  * would store the same values costs as much as one that does not. */
 static uint64_t sig_u64(uint64_t h, uint64_t v)
 {
-	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-	return h * 0xff51afd7ed558ccdULL;
+	return cid_mix64(h ^ cid_mix64(v));
 }
 
 static uint64_t sig_str(uint64_t h, const char *p)
 {
-	for (; p && *p; p++)
-		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-	return sig_u64(h, p ? 1 : 0);
+	return sig_u64(h, p ? cid_fnv1a(CID_FNV1A_INIT, p, strlen(p)) : 0);
 }
 
 static uint64_t flow_sig(const struct cid_flow *f, const char *ifaces_text)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	h = sig_u64(h, (uint64_t)(f->last_ns / 1000));
+	uint64_t h = sig_u64(0, (uint64_t)(f->last_ns / 1000));
 	h = sig_u64(h, f->direction_guessed);
 	h = sig_u64(h, f->c2s_pkts);
 	h = sig_u64(h, f->c2s_bytes);
@@ -139,7 +135,7 @@ static void bind_req_tail(sqlite3_stmt *st, int i, const struct cid_request *q)
 
 static uint64_t req_sig(const struct cid_request *q)
 {
-	uint64_t h = sig_u64(0xcbf29ce484222325ULL, (uint64_t)(q->answer_ns / 1000));
+	uint64_t h = sig_u64(0, (uint64_t)(q->answer_ns / 1000));
 	h = sig_u64(h, q->c2s_bytes);
 	return sig_u64(h, q->s2c_bytes);
 }
