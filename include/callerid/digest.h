@@ -2,17 +2,26 @@
  *
  * EVP_md5(), EVP_sha1() and EVP_sha256() make OpenSSL 3 fetch the algorithm
  * from its provider on every EVP_Digest() call: a third of the cost of a
- * JA3/JA4 fingerprint or a Community ID. These are fetched on first use
+ * JA3/JA4 fingerprint or a Community ID. These are fetched once
  * (thread-safe) and kept for the life of the process.
+ *
+ * Commands that hash call cid_md_init() before they start threads or open
+ * anything, and stop when it fails: after a failed first setup OpenSSL 3.0
+ * may crash on any later fetch, so no implicit EVP_*() fallback is used.
  */
 #ifndef CALLERID_DIGEST_H
 #define CALLERID_DIGEST_H
+
+#include <stdbool.h>
 
 #include <openssl/evp.h>
 
 enum cid_md { CID_MD5, CID_SHA1, CID_SHA256, CID_MD__COUNT };
 
-/* The digest, never NULL (falls back to the implicit-fetch EVP_*()). */
+/* Fetches all three; false when any could not be (out of memory). */
+bool cid_md_init(void);
+
+/* The digest; NULL when cid_md_init() failed (callers then give no hash). */
 const EVP_MD *cid_md(enum cid_md which);
 
 #endif

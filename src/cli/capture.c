@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "callerid/attrib.h"
+#include "callerid/digest.h"
 #include "callerid/cli.h"
 #include "callerid/decode.h"
 #include "callerid/flow.h"
@@ -676,6 +677,11 @@ int cid_cmd_capture(int argc, char **argv)
 			fputs(dump, stderr);
 	}
 
+	if (!cid_md_init()) {
+		cid_cli_err("capture", "libcrypto: cannot set up the MD5, SHA-1 and SHA-256 digests (out of memory)");
+		status = 1;
+		goto out;
+	}
 	db_path = cid_cli_db_path(db_opt);
 	c.db_path = db_path;
 	c.store = cid_store_open(db_path, false, err, sizeof(err));

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "callerid/cli.h"
+#include "callerid/digest.h"
 #include "callerid/flow.h"
 #include "callerid/flowq.h"
 #include "callerid/natlink.h"
@@ -280,6 +281,10 @@ int cid_cmd_read(int argc, char **argv)
 			cid_cli_err("read", "bad filter expression: %s", err);
 			return 2;
 		}
+	}
+	if (!cid_md_init()) {
+		cid_cli_err("read", "libcrypto: cannot set up the MD5, SHA-1 and SHA-256 digests (out of memory)");
+		return 1;
 	}
 	if (!no_db) {
 		rc.store = cid_cli_open_store("read", db_opt, false);

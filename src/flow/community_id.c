@@ -81,7 +81,8 @@ void cid_community_id(const struct cid_flow *f, uint16_t seed, char out[64])
 		n = put_u16(buf, n, p1);
 		n = put_u16(buf, n, p2);
 	}
-	if (EVP_Digest(buf, n, md, &md_len, cid_md(CID_SHA1), NULL) != 1 || md_len != 20)
+	const EVP_MD *sha1 = cid_md(CID_SHA1);
+	if (!sha1 || EVP_Digest(buf, n, md, &md_len, sha1, NULL) != 1 || md_len != 20)
 		return;
 	/* 20 bytes -> 28 base64 characters + NUL, after the 2-byte prefix. */
 	out[0] = '1';

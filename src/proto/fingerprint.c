@@ -112,7 +112,7 @@ static bool digest_hex(const EVP_MD *md, const char *s, size_t n, char *out)
 	unsigned char buf[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
 
-	if (EVP_Digest(s, n, buf, &len, md, NULL) != 1) {
+	if (!md || EVP_Digest(s, n, buf, &len, md, NULL) != 1) {
 		out[0] = '\0';
 		return false;
 	}
