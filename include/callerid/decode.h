@@ -15,6 +15,8 @@
 /* DLT values as in pcap/dlt.h, repeated so the pure core needs no libpcap. */
 #define CID_DLT_NULL 0
 #define CID_DLT_EN10MB 1
+#define CID_DLT_PPP 9
+#define CID_DLT_PPP_HDLC 50
 #define CID_DLT_RAW 101      /* LINKTYPE_RAW; libpcap may also report 12 or 14 */
 #define CID_DLT_LOOP 108
 #define CID_DLT_LINUX_SLL 113

@@ -167,6 +167,30 @@ static enum cid_status decode_eth(struct cid_pkt *pkt, enum cid_skip *why, struc
 	return decode_ethertype(pkt, why, c, etype);
 }
 
+/* LINKTYPE_PPP, LINKTYPE_PPP_HDLC: the address and control bytes (ff 03)
+ * when not elided, then the protocol field, one byte when compressed (an
+ * odd first byte, RFC 1661 6.5): 0x0021 IPv4, 0x0057 IPv6. */
+static enum cid_status decode_ppp(struct cid_pkt *pkt, enum cid_skip *why, struct cid_cur *c)
+{
+	uint8_t b0 = 0, b1 = 0;
+	uint16_t proto;
+	if (cid_cur_peek_u8(c, 0, &b0) && b0 == 0xff && cid_cur_peek_u8(c, 1, &b1) && b1 == 0x03)
+		(void)cid_cur_skip(c, 2);
+	if (!cid_cur_u8(c, &b0))
+		return link_trunc(pkt, why);
+	proto = b0;
+	if (!(b0 & 1)) {
+		if (!cid_cur_u8(c, &b1))
+			return link_trunc(pkt, why);
+		proto = (uint16_t)(b0 << 8 | b1);
+	}
+	if (proto == 0x0021)
+		return decode_ip_version(pkt, why, c, 4);
+	if (proto == 0x0057)
+		return decode_ip_version(pkt, why, c, 6);
+	return not_ip(pkt, why); /* LCP, IPCP, CCP ... */
+}
+
 static uint8_t clamp_pkttype(uint16_t v)
 {
 	return v < CID_PKTTYPE_UNKNOWN ? (uint8_t)v : (uint8_t)CID_PKTTYPE_UNKNOWN;
@@ -242,6 +266,9 @@ enum cid_status cid_decode_frame(struct cid_pkt *pkt, enum cid_skip *why, int dl
 		return decode_null(pkt, why, &c);
 	case CID_DLT_LOOP:
 		return decode_loop(pkt, why, &c);
+	case CID_DLT_PPP:
+	case CID_DLT_PPP_HDLC:
+		return decode_ppp(pkt, why, &c);
 	default:
 		cid_decode_clear_ip(pkt);
 		*why = CID_SKIP_LINKTYPE;

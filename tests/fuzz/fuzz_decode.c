@@ -18,6 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const int dlts[] = {
 	CID_DLT_NULL, CID_DLT_EN10MB, CID_DLT_RAW, 12, 14, CID_DLT_LOOP,
 	CID_DLT_LINUX_SLL, CID_DLT_IPV4, CID_DLT_IPV6, CID_DLT_LINUX_SLL2,
+	CID_DLT_PPP, CID_DLT_PPP_HDLC,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -299,6 +299,34 @@ static void w_sll_vlan(struct buf *o, const struct buf *ip, int v6)
 	mk_sll(o, 0, 1, 0x8100, &t);
 }
 
+/* PPP (RFC 1661, 1662): address and control ff 03, a 2-byte protocol */
+static void w_ppp(struct buf *o, const struct buf *ip, int v6)
+{
+	o->n = 0;
+	o->d[o->n++] = 0xff, o->d[o->n++] = 0x03, o->d[o->n++] = 0x00, o->d[o->n++] = v6 ? 0x57 : 0x21;
+	memcpy(o->d + o->n, ip->d, ip->n), o->n += ip->n;
+}
+/* the IPv6 protocol number over an IPv4 packet */
+static void w_ppp_mismatch(struct buf *o, const struct buf *ip, int v6)
+{
+	(void)v6;
+	w_ppp(o, ip, 1);
+}
+static void w_ppp_short(struct buf *o, const struct buf *ip, int v6)
+{
+	(void)v6;
+	o->n = 0;
+	o->d[o->n++] = 0x21;
+	memcpy(o->d + o->n, ip->d, ip->n), o->n += ip->n;
+}
+static void w_ppp_lcp(struct buf *o, const struct buf *ip, int v6)
+{
+	(void)v6;
+	o->n = 0;
+	o->d[o->n++] = 0xff, o->d[o->n++] = 0x03, o->d[o->n++] = 0xc0, o->d[o->n++] = 0x21;
+	memcpy(o->d + o->n, ip->d, ip->n), o->n += ip->n;
+}
+
 static const struct link_case link_cases[] = {
 	{"raw101 v4", CID_DLT_RAW, 0, w_raw, CID_OK, CID_SKIP_NONE, 0, CID_PKTTYPE_UNKNOWN},
 	{"raw101 v6", CID_DLT_RAW, 1, w_raw, CID_OK, CID_SKIP_NONE, 0, CID_PKTTYPE_UNKNOWN},
@@ -330,7 +358,12 @@ static const struct link_case link_cases[] = {
 	{"loop v6", CID_DLT_LOOP, 1, w_loop, CID_OK, CID_SKIP_NONE, 0, CID_PKTTYPE_UNKNOWN},
 	{"loop little-endian", CID_DLT_LOOP, 0, w_null_le, CID_UNSUPPORTED, CID_SKIP_NOT_IP, 0, CID_PKTTYPE_UNKNOWN},
 	{"802.11 unsupported", 105, 0, w_raw, CID_UNSUPPORTED, CID_SKIP_LINKTYPE, 0, CID_PKTTYPE_UNKNOWN},
-	{"ppp unsupported", 9, 0, w_raw, CID_UNSUPPORTED, CID_SKIP_LINKTYPE, 0, CID_PKTTYPE_UNKNOWN},
+	{"ppp v4 (ff 03 00 21)", CID_DLT_PPP, 0, w_ppp, CID_OK, CID_SKIP_NONE, 0, CID_PKTTYPE_UNKNOWN},
+	{"ppp v6 (ff 03 00 57)", CID_DLT_PPP, 1, w_ppp, CID_OK, CID_SKIP_NONE, 0, CID_PKTTYPE_UNKNOWN},
+	{"ppp_hdlc v4, address elided, protocol compressed (21)", CID_DLT_PPP_HDLC, 0, w_ppp_short, CID_OK,
+	 CID_SKIP_NONE, 0, CID_PKTTYPE_UNKNOWN},
+	{"ppp lcp (c0 21)", CID_DLT_PPP, 0, w_ppp_lcp, CID_UNSUPPORTED, CID_SKIP_NOT_IP, 0, CID_PKTTYPE_UNKNOWN},
+	{"ppp says v6, holds v4", CID_DLT_PPP, 0, w_ppp_mismatch, CID_MALFORMED, CID_SKIP_IP_BAD, 0, CID_PKTTYPE_UNKNOWN},
 	{"negative dlt", -1, 0, w_raw, CID_UNSUPPORTED, CID_SKIP_LINKTYPE, 0, CID_PKTTYPE_UNKNOWN},
 };
 
