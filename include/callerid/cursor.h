@@ -160,6 +160,22 @@ static inline bool cid_cur_u32_le(struct cid_cur *c, uint32_t *out)
 }
 
 /* Peeks without consuming. */
+/* A QUIC variable-length integer (RFC 9000 16): the two high bits of the
+ * first byte give its length (1, 2, 4 or 8 bytes). */
+static inline bool cid_cur_varint(struct cid_cur *c, uint64_t *out)
+{
+	static const uint64_t mask[4] = {0x3f, 0x3fff, 0x3fffffff, 0x3fffffffffffffff};
+	unsigned sel;
+	uint64_t v;
+	if (c->len < 1)
+		return false;
+	sel = (unsigned)(c->data[0] >> 6);
+	if (!cid_cur_get_uN(c, &v, (size_t)1 << sel))
+		return false;
+	*out = v & mask[sel];
+	return true;
+}
+
 static inline bool cid_cur_peek_u8(const struct cid_cur *c, size_t off, uint8_t *out)
 {
 	if (c->len <= off)

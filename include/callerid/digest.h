@@ -17,11 +17,16 @@
 #include <openssl/evp.h>
 
 enum cid_md { CID_MD5, CID_SHA1, CID_SHA256, CID_MD__COUNT };
+/* The ciphers of QUIC's Initial packets (quic.c). */
+enum cid_cipher { CID_AES128_GCM, CID_AES128_ECB, CID_CIPHER__COUNT };
 
-/* Fetches all three; false when any could not be (out of memory). */
+/* Fetches the digests and the ciphers; false when any could not be (out
+ * of memory). */
 bool cid_md_init(void);
 
 /* The digest; NULL when cid_md_init() failed (callers then give no hash). */
 const EVP_MD *cid_md(enum cid_md which);
+/* The cipher; NULL when cid_md_init() failed. */
+const EVP_CIPHER *cid_cipher(enum cid_cipher which);
 
 #endif

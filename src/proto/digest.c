@@ -4,6 +4,7 @@
 #include "callerid/digest.h"
 
 static EVP_MD *fetched[CID_MD__COUNT];
+static EVP_CIPHER *ciphers[CID_CIPHER__COUNT];
 static bool all_fetched;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -21,7 +22,10 @@ static void fetch_all(void)
 	fetched[CID_MD5] = EVP_MD_fetch(NULL, "MD5", NULL);
 	fetched[CID_SHA1] = EVP_MD_fetch(NULL, "SHA1", NULL);
 	fetched[CID_SHA256] = EVP_MD_fetch(NULL, "SHA256", NULL);
-	all_fetched = fetched[CID_MD5] && fetched[CID_SHA1] && fetched[CID_SHA256];
+	ciphers[CID_AES128_GCM] = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
+	ciphers[CID_AES128_ECB] = EVP_CIPHER_fetch(NULL, "AES-128-ECB", NULL);
+	all_fetched = fetched[CID_MD5] && fetched[CID_SHA1] && fetched[CID_SHA256] && ciphers[CID_AES128_GCM] &&
+		      ciphers[CID_AES128_ECB];
 }
 
 bool cid_md_init(void)
@@ -34,4 +38,10 @@ const EVP_MD *cid_md(enum cid_md which)
 {
 	pthread_once(&once, fetch_all);
 	return which < CID_MD__COUNT ? fetched[which] : NULL;
+}
+
+const EVP_CIPHER *cid_cipher(enum cid_cipher which)
+{
+	pthread_once(&once, fetch_all);
+	return which < CID_CIPHER__COUNT ? ciphers[which] : NULL;
 }
