@@ -83,6 +83,7 @@ static inline bool cid_flow_tls_group(const struct cid_flow_tls *t, uint16_t *gr
 }
 
 struct cid_stream;  /* opaque: reassembly state of one direction */
+struct cid_flow_quic;
 struct cid_http_conn;
 struct cid_http_rec;
 struct cid_dns_framer;
@@ -151,6 +152,7 @@ struct cid_flow {
 	struct cid_recwalk walk[2];
 	struct cid_flow_tls *tls;         /* NULL until TLS is seen */
 	struct cid_flow_ev *ev;           /* NULL unless HTTP or DNS was seen */
+	struct cid_flow_quic *quic;       /* QUIC Initial keys while the hellos are read */
 	/* Request bursts. */
 	struct cid_request *reqs;
 	uint32_t num_reqs, cap_reqs;
@@ -214,6 +216,8 @@ struct cid_engine_stats {
 	uint64_t stream_ooo_capped;
 	uint64_t stream_bytes_capped;     /* bytes past the per-direction cap not buffered */
 	uint64_t tls_malformed;
+	uint64_t quic_initials;           /* QUIC Initial packets decrypted */
+	uint64_t quic_undecrypted;        /* QUIC Initial packets whose keys did not fit */
 	uint64_t reqs;
 	uint64_t reqs_dropped;
 	uint64_t time_backwards;          /* frames older than the last one */
@@ -265,6 +269,7 @@ struct cid_engine_config {
 	uint16_t http_ports[8];
 	size_t num_http_ports;
 	bool dns;                         /* parse port-53 traffic; default true */
+	bool quic;                        /* decrypt QUIC Initial packets (hellos); default true */
 	void *ctx;
 };
 

@@ -678,7 +678,7 @@ int cid_cmd_capture(int argc, char **argv)
 	}
 
 	if (!cid_md_init()) {
-		cid_cli_err("capture", "libcrypto: cannot set up the MD5, SHA-1 and SHA-256 digests (out of memory)");
+		cid_cli_err("capture", "libcrypto: cannot set up its digests and ciphers (out of memory)");
 		status = 1;
 		goto out;
 	}

@@ -101,6 +101,9 @@ void cid_cli_flow_counts(FILE *out, const struct cid_engine_stats *st, bool idle
 		fprintf(out, "  out-of-order hold full: %llu\n", (unsigned long long)st->stream_ooo_capped);
 	if (st->tls_malformed)
 		fprintf(out, "  malformed TLS hellos: %llu\n", (unsigned long long)st->tls_malformed);
+	if (st->quic_initials || st->quic_undecrypted)
+		fprintf(out, "  QUIC Initial packets: %llu decrypted, %llu not (keys unknown)\n",
+			(unsigned long long)st->quic_initials, (unsigned long long)st->quic_undecrypted);
 	if (st->reqs_dropped)
 		fprintf(out, "  request bursts over the per-flow cap: %llu\n", (unsigned long long)st->reqs_dropped);
 }

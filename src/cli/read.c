@@ -283,7 +283,7 @@ int cid_cmd_read(int argc, char **argv)
 		}
 	}
 	if (!cid_md_init()) {
-		cid_cli_err("read", "libcrypto: cannot set up the MD5, SHA-1 and SHA-256 digests (out of memory)");
+		cid_cli_err("read", "libcrypto: cannot set up its digests and ciphers (out of memory)");
 		return 1;
 	}
 	if (!no_db) {

@@ -75,7 +75,7 @@ void cid_tlsline_print(struct tlsline *l, const struct cid_flow *f)
 		group = cid_tls_group_name(group_code);
 	if (t->have_ch) {
 		/* the JA3 string always fits: false means libcrypto failed */
-		cid_ja4(&t->ch, 't', ja4);
+		cid_ja4(&t->ch, f->proto == 17 ? 'q' : 't', ja4);
 		if (!cid_ja3(&t->ch, ja3s, sizeof(ja3s), ja3h))
 			ja3h[0] = '\0';
 		if (!ja4[0] || !ja3h[0])

@@ -60,6 +60,7 @@ void cid_engine_config_default(struct cid_engine_config *cfg)
 	cfg->http_ports[0] = 80;
 	cfg->num_http_ports = 1;
 	cfg->dns = true;
+	cfg->quic = true;
 }
 
 struct cid_engine *cid_engine_new(const struct cid_engine_config *cfg)
@@ -199,6 +200,7 @@ static void end_flow(struct cid_engine *e, struct cid_flow *f, enum cid_end why)
 	bucket_remove(e, f);
 	e->num_flows--;
 	/* Deliver what is still held (holes become gaps), close the burst. */
+	cid_flow_quic_release(e, f);
 	for (int d = 0; d < 2; d++)
 		if (f->stream[d])
 			cid_flow_stream_close(e, f, d);
@@ -521,6 +523,9 @@ void cid_engine_frame(struct cid_engine *e, int64_t ts, int dlt, uint32_t ifinde
 	}
 	if (pkt.proto == 17 && e->cfg.dns && (pkt.sport == 53 || pkt.dport == 53) && pkt.payload_len)
 		cid_ev_dns_udp(e, f, dir, pkt.payload, pkt.payload_len, ts);
+	if (pkt.proto == 17 && e->cfg.quic && pkt.payload_len && !f->hello_done &&
+	    (f->quic || (dir == 0 && !f->tls && f->c2s_pkts <= CID_QUIC_TRIES)))
+		cid_flow_quic(e, f, dir, pkt.payload, pkt.payload_len, ts);
 	if (pkt.proto == 6) {
 		tcp_state(e, f, &pkt, dir, ts);
 		/* data in a SYN (TCP Fast Open, RFC 7413) starts after the SYN's

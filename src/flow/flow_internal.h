@@ -37,6 +37,18 @@ void cid_flow_tcp_payload(struct cid_engine *e, struct cid_flow *f, int dir, uin
 void cid_flow_stream_close(struct cid_engine *e, struct cid_flow *f, int dir);
 /* Settles the TLS status at the end of a flow and calls on_tls if not yet. */
 void cid_flow_tls_settle(struct cid_engine *e, struct cid_flow *f);
+/* The flow's TLS state, made when missing (NULL on allocation failure). */
+struct cid_flow_tls *cid_flow_tls_start(struct cid_engine *e, struct cid_flow *f);
+/* One direction's handshake bytes from QUIC CRYPTO frames, in order
+ * (first: they start the direction), parsed as TLS handshake records; p
+ * NULL: a gap of n bytes. */
+void cid_flow_crypto_bytes(struct cid_engine *e, struct cid_flow *f, int dir, const uint8_t *p, size_t n,
+			   bool first, int64_t ts);
+/* quicflow.c: the hellos of QUIC flows */
+#define CID_QUIC_TRIES 4  /* a UDP flow's first client packets looked at for an Initial */
+void cid_flow_quic(struct cid_engine *e, struct cid_flow *f, int dir, const uint8_t *p, size_t n, int64_t ts);
+/* Frees the keys and the CRYPTO reassembly (the flow ends, or its hellos are in). */
+void cid_flow_quic_release(struct cid_engine *e, struct cid_flow *f);
 /* burst.c */
 void cid_burst_walk(struct cid_engine *e, struct cid_flow *f, int dir, const uint8_t *p, size_t n, bool seg_start,
 		    int64_t ts);

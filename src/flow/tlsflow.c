@@ -481,6 +481,41 @@ void cid_flow_stream_close(struct cid_engine *e, struct cid_flow *f, int dir)
 	f->stream[dir] = NULL;
 }
 
+struct cid_flow_tls *cid_flow_tls_start(struct cid_engine *e, struct cid_flow *f)
+{
+	return tls_of(e, f);
+}
+
+void cid_flow_crypto_bytes(struct cid_engine *e, struct cid_flow *f, int dir, const uint8_t *p, size_t n,
+			   bool first, int64_t ts)
+{
+	if (!p) {
+		if (f->hbuf[dir]) {
+			set_failure(e, f, CID_TLSS_GAP);
+			hbuf_drop(e, f, dir);
+		}
+		return;
+	}
+	if (!f->tls || f->hello_done)
+		return;
+	if (first && !f->hbuf[dir] && f->hindex[dir] == 0) {
+		(void)hbuf_reserve(e, f, dir, n + 5 < e->cfg.stream_cap ? n + 5 : e->cfg.stream_cap);
+		f->hneed[dir] = 0;
+	}
+	/* RFC 9001 4.1.3: CRYPTO frames carry handshake messages without TLS
+	 * records; framed as records here, the TCP path's walker reads them
+	 * (messages may span records, as they may span frames). */
+	while (n && f->hbuf[dir]) {
+		size_t k = n < 16384 ? n : 16384;
+		const uint8_t rh[5] = {22, 3, 3, (uint8_t)(k >> 8), (uint8_t)k};
+		hello_feed(e, f, dir, rh, sizeof(rh), ts);
+		if (f->hbuf[dir])
+			hello_feed(e, f, dir, p, k, ts);
+		p += k;
+		n -= k;
+	}
+}
+
 void cid_flow_tls_settle(struct cid_engine *e, struct cid_flow *f)
 {
 	if (!f->tls)
