@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential pkg-config clang llvm
 libpcap-dev libsqlite3-dev zlib1g-dev libssl-dev libcmocka-dev
 libnl-3-dev libnl-idiag-3-dev libnl-nf-3-dev libnl-route-3-dev
-tcpdump tshark sqlite3 openssl curl python3 python3-yaml
+tcpdump tshark sqlite3 openssl curl python3 python3-yaml python3-cryptography
 iproute2 nftables conntrack procps chromium tcpreplay jq time
 clang-tidy cppcheck valgrind
 dnsmasq-base bind9-dnsutils"

@@ -3,7 +3,9 @@
 sites the lab captures do not: two named interfaces (pcapng if_name), a
 ClientHello whose second segment arrives before its first (the stream's
 out-of-order hold), a ClientHello whose first segment is shorter than a
-record header (the joined head), IMDS HTTP, DNS over UDP and over TCP.
+record header (the joined head), IMDS HTTP, DNS over UDP and over TCP, and
+a QUIC handshake (Initial keys, CRYPTO reassembly; when python3-cryptography
+is there, through tests/hostile/quic_gen.py).
 
 Usage: gen_oom.py FILE
 
@@ -115,6 +117,15 @@ def main():
     p, t = tcp_exchange("10.0.0.13", 43004, "10.0.0.2", 53, t, [struct.pack(">H", len(q)) + q],
                         struct.pack(">H", len(a)) + a)
     pk += [(ts, 1, fr) for ts, fr in p]
+    # QUIC: the hello over two Initials out of order, the server's Initial
+    try:
+        qspec = importlib.util.spec_from_file_location("quic_gen", os.path.join(HERE, "..", "hostile", "quic_gen.py"))
+        qg = importlib.util.module_from_spec(qspec)
+        qspec.loader.exec_module(qg)
+        p = qg.handshake(qg.V1, 50001, t, b"sqs.eu-west-1.amazonaws.com", bytes.fromhex("8394c8f03e515708"))
+        pk += [(ts, 0, fr) for ts, fr in p]
+    except SystemExit:
+        sys.stderr.write("gen_oom.py: no QUIC flow (python3-cryptography missing)\n")
 
     out = bytearray(gb.ng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)))
     for name in (b"eth0", b"eni0a1b2c3d4e5"):

@@ -11,8 +11,10 @@ For every capture in ../shared/data (see its SOURCES.md):
     in captures/: the named curve of each TLS <= 1.2 ServerKeyExchange
     (tls.handshake.server_named_curve) against the flow's group_code, and
     no group on a TLS <= 1.2 flow without one.
-Prints TAP. Rows that callerid does not cover by design are counted as SKIP
-with the reason (QUIC: not decoded; tunnelled packets: not decapsulated).
+QUIC rows of versions 1 and 2 (their hellos are in Initial packets) are
+compared like TCP ones, on the UDP flow. Prints TAP. Rows that callerid does
+not cover by design are counted as SKIP with the reason (other QUIC versions:
+not decoded; tunnelled packets: not decapsulated).
 Usage: peer.py CALLERID DATADIR TMPDIR (DATADIR may be absent: then only
 the captures/ checks run)
 """
@@ -121,22 +123,31 @@ def tshark_checks(pcap):
     name = os.path.relpath(pcap, data)
     chs, shs = {}, {}
     quic = tunnel = 0
+
+    def keep(r):
+        """The row's stream id ("t7", "u21"), or None (counted when from a ClientHello)."""
+        udp = bool(r["udp.srcport"])
+        if udp and r["quic.version"].split(",")[0] not in ("0x00000001", "0x6b3343cf"):
+            return "quic"
+        ports = r["udp.srcport"] if udp else r["tcp.srcport"]
+        if not ports or "," in (r["ip.src"] or "") or "," in (r["ipv6.src"] or "") or "," in ports:
+            return "tunnel"
+        return ("u" + r["udp.stream"]) if udp else ("t" + r["tcp.stream"])
+
     for r in tsv_rows(sni_tsv):
-        if r["udp.srcport"] or not r["tcp.srcport"]:
+        k = keep(r)
+        if k == "quic":
             quic += 1
-            continue
-        if "," in (r["ip.src"] or "") or "," in (r["ipv6.src"] or "") or "," in r["tcp.srcport"]:
+        elif k == "tunnel":
             tunnel += 1
-            continue
-        chs.setdefault(r["tcp.stream"], []).append(r)
+        else:
+            chs.setdefault(k, []).append(r)
     for r in tsv_rows(sh_tsv):
-        if r["udp.srcport"] or not r["tcp.srcport"]:
-            continue
-        if "," in (r["ip.src"] or "") or "," in (r["ipv6.src"] or "") or "," in r["tcp.srcport"]:
-            continue
-        shs.setdefault(r["tcp.stream"], []).append(r)
+        k = keep(r)
+        if k not in ("quic", "tunnel"):
+            shs.setdefault(k, []).append(r)
     if quic:
-        skip(f"tshark {name}: {quic} QUIC ClientHello rows", "QUIC is not decoded (AWS APIs are reached over TCP)")
+        skip(f"tshark {name}: {quic} ClientHello rows of other QUIC versions", "only QUIC versions 1 and 2 are decoded")
     if tunnel:
         skip(f"tshark {name}: {tunnel} tunnelled ClientHello rows", "tunnels (GRE/VXLAN/GTP/Geneve) are not decapsulated")
     if not chs and not shs:
@@ -146,12 +157,17 @@ def tshark_checks(pcap):
     def ours(r):
         src = norm_ip(r["ip.src"] or r["ipv6.src"])
         dst = norm_ip(r["ip.dst"] or r["ipv6.dst"])
-        key = (6, frozenset([(src, int(r["tcp.srcport"])), (dst, int(r["tcp.dstport"]))]))
+        if r["udp.srcport"]:
+            key = (17, frozenset([(src, int(r["udp.srcport"])), (dst, int(r["udp.dstport"]))]))
+            stream = "u" + r["udp.stream"]
+        else:
+            key = (6, frozenset([(src, int(r["tcp.srcport"])), (dst, int(r["tcp.dstport"]))]))
+            stream = "t" + r["tcp.stream"]
         cands = flows.get(key, [])
         if not cands:
             return None
         # several connections on one tuple: match in order of tcp.stream
-        idx = used.setdefault((key, r["tcp.stream"]), len([k for k in used if k[0] == key]))
+        idx = used.setdefault((key, stream), len([k for k in used if k[0] == key]))
         return cands[min(idx, len(cands) - 1)]
 
     bad_sni, bad_ja3, bad_ver, bad_cipher, bad_ja3s = [], [], [], [], []
@@ -267,9 +283,9 @@ def arkime_checks(test):
     for s in d.get("sessions3", []):
         b = s["body"]
         tls = b.get("tls")
-        if not tls or b.get("ipProtocol") != 6:
+        if not tls or b.get("ipProtocol") not in (6, 17):
             continue
-        key = (6, frozenset([(b["source"]["ip"], b["source"]["port"]),
+        key = (b["ipProtocol"], frozenset([(b["source"]["ip"], b["source"]["port"]),
                              (b["destination"]["ip"], b["destination"]["port"])]))
         cands = flows.get(key)
         if not cands:
@@ -332,10 +348,11 @@ def foxio_checks(snap):
         kv = dict(re.findall(r"^  (\w+): (.*)$", blk, re.M))
         if "ja4" not in kv:
             continue
-        if kv.get("transport") != "tcp":
+        if kv.get("transport") not in ("tcp", "udp"):
             quic += 1
             continue
-        key = (6, frozenset([(kv["src"], int(kv["src_port"])), (kv["dst"], int(kv["dst_port"]))]))
+        proto = 6 if kv["transport"] == "tcp" else 17  # "udp": QUIC
+        key = (proto, frozenset([(kv["src"], int(kv["src_port"])), (kv["dst"], int(kv["dst_port"]))]))
         cands = flows.get(key)
         count += 1
         if not cands:
@@ -350,7 +367,7 @@ def foxio_checks(snap):
             bad.append(f"{kv['src']}:{kv['src_port']} ja4 {sorted(map(str, {c[9] for c in cands}))} want {want}")
     name = "foxio-ja4/pcap/" + pname
     if quic:
-        skip(f"foxio {name}: {quic} QUIC ja4 values", "QUIC is not decoded")
+        skip(f"foxio {name}: {quic} ja4 values of other transports", "only TCP and QUIC are decoded")
     if tunnel:
         skip(f"foxio {name}: {tunnel} ja4 values on flows not found", "tunnelled flows are not decapsulated")
     if count:
