@@ -39,6 +39,10 @@ void cid_flow_stream_close(struct cid_engine *e, struct cid_flow *f, int dir);
 void cid_flow_tls_settle(struct cid_engine *e, struct cid_flow *f);
 /* The flow's TLS state, made when missing (NULL on allocation failure). */
 struct cid_flow_tls *cid_flow_tls_start(struct cid_engine *e, struct cid_flow *f);
+/* A hello is coming in this direction (QUIC: the client's, once its first
+ * Initial opened): its buffer now, so that the other side's hello does not
+ * end the parsing while this one's first bytes are still missing. */
+void cid_flow_hello_expect(struct cid_engine *e, struct cid_flow *f, int dir);
 /* One direction's handshake bytes from QUIC CRYPTO frames, in order
  * (first: they start the direction), parsed as TLS handshake records; p
  * NULL: a gap of n bytes. */

@@ -158,8 +158,13 @@ static void initial(struct cid_engine *e, struct cid_flow *f, int dir, const str
 	}
 	/* TLS state once a first Initial opened: a datagram that only looks
 	 * like one (its keys come from its own header) is not QUIC */
-	if (!cid_flow_tls_start(e, f))
-		return;
+	if (!f->tls) {
+		if (!cid_flow_tls_start(e, f))
+			return;
+		/* the ClientHello may reach offset 0 only after the server's
+		 * Initial (out-of-order CRYPTO frames, a lost packet) */
+		cid_flow_hello_expect(e, f, 0);
+	}
 	e->st.quic_initials++;
 	/* the CRYPTO frames before a malformed frame are still good */
 	(void)cid_quic_frames(plain, len, on_crypto, &c);

@@ -223,6 +223,8 @@ static void parse_hellos(struct cid_engine *e, struct cid_flow *f, int dir, int6
 				t->ch_ns = ts;
 				t->num_client_hellos = 1;
 				t->status = t->have_sh ? CID_TLSS_OK : CID_TLSS_CLIENT_ONLY;
+				if (t->have_sh && !t->ske_wait)
+					report_tls(e, f); /* the ServerHello came first (QUIC) */
 			} else {
 				t->num_client_hellos++;
 			}
@@ -250,7 +252,9 @@ static void parse_hellos(struct cid_engine *e, struct cid_flow *f, int dir, int6
 			t->have_sh = true;
 			t->sh_ns = ts;
 			t->status = t->have_ch ? CID_TLSS_OK : CID_TLSS_SERVER_ONLY;
-			if (!t->hrr || t->num_client_hellos >= 2)
+			/* the client's hello may still be on its way: QUIC's
+			 * CRYPTO frames are not ordered with the server's */
+			if (t->have_ch && (!t->hrr || t->num_client_hellos >= 2))
 				hbuf_drop(e, f, 0);
 			if (expect_ske(t)) {
 				/* keep the buffer: the group is further on; reported
@@ -259,7 +263,9 @@ static void parse_hellos(struct cid_engine *e, struct cid_flow *f, int dir, int6
 				continue;
 			}
 			hbuf_drop(e, f, 1);
-			report_tls(e, f);
+			/* reported once the client's hello is in too (QUIC) */
+			if (t->have_ch || !f->hbuf[0])
+				report_tls(e, f);
 		}
 	}
 }
@@ -484,6 +490,12 @@ void cid_flow_stream_close(struct cid_engine *e, struct cid_flow *f, int dir)
 struct cid_flow_tls *cid_flow_tls_start(struct cid_engine *e, struct cid_flow *f)
 {
 	return tls_of(e, f);
+}
+
+void cid_flow_hello_expect(struct cid_engine *e, struct cid_flow *f, int dir)
+{
+	if (f->tls && !f->hello_done && !f->hbuf[dir] && f->hindex[dir] == 0 && hbuf_reserve(e, f, dir, HBUF_FIRST))
+		f->hneed[dir] = 0;
 }
 
 void cid_flow_crypto_bytes(struct cid_engine *e, struct cid_flow *f, int dir, const uint8_t *p, size_t n,

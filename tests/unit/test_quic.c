@@ -412,8 +412,9 @@ static void on_end(void *ctx, struct cid_flow *f)
 static void on_tls(void *ctx, struct cid_flow *f)
 {
 	(void)ctx;
-	(void)f;
 	R.on_tls++;
+	/* reported with both hellos */
+	assert_true(f->tls->have_ch && f->tls->have_sh);
 }
 
 static struct cid_engine *engine(void)
@@ -466,15 +467,34 @@ static void finish(struct cid_engine *e)
 	cid_engine_free(e);
 }
 
-static void test_engine_hellos(void **state)
+/* The server's Initial: ACK, ServerHello, and a Handshake packet in the
+ * same datagram. */
+static void server_datagram(struct cid_engine *e, int64_t ts)
+{
+	struct buf sh, fr = {.n = 0}, d = {.n = 0};
+	struct cid_quic_keys k;
+	struct pkt_spec s = {CID_QUIC_V1, 0, SCID, SCID_SRV, sizeof(SCID), sizeof(SCID_SRV), 0, 1};
+	uint8_t junk[300];
+	server_hello(&sh);
+	b8(&fr, 0x02), b8(&fr, 1), b8(&fr, 0), b8(&fr, 0), b8(&fr, 1);
+	crypto_frame(&fr, 0, sh.b, sh.n);
+	assert_true(cid_quic_initial_keys(&k, CID_QUIC_V1, DCID, sizeof(DCID), true));
+	protect(&d, &s, &k, fr.b, fr.n);
+	memset(junk, 0x5a, sizeof(junk));
+	b8(&d, 0xe1), b32(&d, 1), b8(&d, 4), bmem(&d, SCID, 4), b8(&d, 5), bmem(&d, SCID_SRV, 5);
+	bvar2(&d, sizeof(junk)), bmem(&d, junk, sizeof(junk));
+	udp(e, ts, false, d.b, d.n);
+}
+
+/* The ClientHello's second part, then its first (server_between: the
+ * server's Initial between them, as when the first part's datagram is
+ * lost and sent again), then the server's Initial. */
+static void hellos(bool server_between)
 {
 	struct cid_engine *e = engine();
-	struct buf ch, sh, fr, d;
+	struct buf ch, fr, d;
 	size_t cut;
-	uint8_t junk[300];
-	(void)state;
 	client_hello(&ch);
-	server_hello(&sh);
 	cut = ch.n / 3;
 	/* the second part of the ClientHello first (RFC 9000 leaves the order
 	 * to the sender; Chrome scrambles it), then the first */
@@ -483,24 +503,16 @@ static void test_engine_hellos(void **state)
 	assert_true(d.n >= CID_QUIC_MIN_INITIAL);
 	udp(e, 1000, true, d.b, d.n);
 	assert_int_equal(R.on_tls, 0);
+	if (server_between) {
+		server_datagram(e, 1500);
+		/* not reported before the ClientHello is in */
+		assert_int_equal(R.on_tls, 0);
+	}
 	fr.n = 0, crypto_frame(&fr, 0, ch.b, cut), pad_to(&fr, 24);
 	d.n = 0, build_initial(&d, CID_QUIC_V1, 0, false, fr.b, fr.n, 1);
 	udp(e, 2000, true, d.b, d.n);
-	/* the server's Initial (ACK, ServerHello) and a Handshake packet in one datagram */
-	fr.n = 0;
-	b8(&fr, 0x02), b8(&fr, 1), b8(&fr, 0), b8(&fr, 0), b8(&fr, 1);
-	crypto_frame(&fr, 0, sh.b, sh.n);
-	d.n = 0;
-	{
-		struct cid_quic_keys k;
-		struct pkt_spec s = {CID_QUIC_V1, 0, SCID, SCID_SRV, sizeof(SCID), sizeof(SCID_SRV), 0, 1};
-		assert_true(cid_quic_initial_keys(&k, CID_QUIC_V1, DCID, sizeof(DCID), true));
-		protect(&d, &s, &k, fr.b, fr.n);
-	}
-	memset(junk, 0x5a, sizeof(junk));
-	b8(&d, 0xe1), b32(&d, 1), b8(&d, 4), bmem(&d, SCID, 4), b8(&d, 5), bmem(&d, SCID_SRV, 5);
-	bvar2(&d, sizeof(junk)), bmem(&d, junk, sizeof(junk));
-	udp(e, 3000, false, d.b, d.n);
+	if (!server_between)
+		server_datagram(e, 3000);
 	assert_int_equal(R.on_tls, 1);
 	assert_int_equal(cid_engine_stats(e)->quic_initials, 3);
 	assert_int_equal(cid_engine_stats(e)->quic_undecrypted, 0);
@@ -513,6 +525,13 @@ static void test_engine_hellos(void **state)
 	assert_true(R.group_ok);
 	assert_int_equal(R.group, 0x001d);
 	assert_int_equal(R.status, CID_TLSS_OK);
+}
+
+static void test_engine_hellos(void **state)
+{
+	(void)state;
+	hellos(false);
+	hellos(true);
 }
 
 static void test_engine_retry(void **state)
