@@ -75,14 +75,18 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)
 # $DIR/NAME.out, stderr to $DIR/NAME.err; $BEFORE (if set) is eval'd before
 # each run. Sets M_WALL M_USER M_SYS M_RSS_KB (medians) and M_STATUS (of the
 # last run; non-zero if any run failed).
+# MEASURE_KEEP=1: add to the runs NAME already has (interleaved A/B runs,
+# where the machine's drift would otherwise favour whichever ran second).
 measure() {
 	m_name=$1 m_runs=$2
 	shift 2
 	i=1 M_STATUS=0
-	rm -f "$DIR/$m_name".m.*
+	[ -n "${MEASURE_KEEP:-}" ] || rm -f "$DIR/$m_name".m.*
+	m_base=0
+	for m_f in "$DIR/$m_name".m.*; do [ -e "$m_f" ] && m_base=$((m_base + 1)); done
 	while [ "$i" -le "$m_runs" ]; do
 		[ -n "${BEFORE:-}" ] && eval "$BEFORE"
-		"$RUNMEASURE" "$DIR/$m_name.m.$i" -- "$@" >"$DIR/$m_name.out" 2>"$DIR/$m_name.err" </dev/null
+		"$RUNMEASURE" "$DIR/$m_name.m.$((m_base + i))" -- "$@" >"$DIR/$m_name.out" 2>"$DIR/$m_name.err" </dev/null
 		st=$?
 		[ "$st" -ne 0 ] && M_STATUS=$st
 		i=$((i + 1))
@@ -173,13 +177,25 @@ section_pcap() {
 	cid_mbs="" cid_small_mbs="" cid_rss=""
 	if [ "$cid_ok" = 1 ]; then
 		BEFORE='rm -f "$DIR"/b.db*'
-		# shellcheck disable=SC2086
-		measure callerid "$RUNS" "$CALLERID" read --db "$DIR/b.db" $cid_q "$big"
+		# with and without evidence, runs interleaved (their ratio is a target)
+		rm -f "$DIR"/callerid.m.* "$DIR"/callerid_noev.m.*
+		j=1 ev_status=0 noev_status=0
+		while [ "$j" -le "$RUNS" ]; do
+			# shellcheck disable=SC2086
+			MEASURE_KEEP=1 measure callerid 1 "$CALLERID" read --db "$DIR/b.db" $cid_q "$big"
+			[ "$M_STATUS" -ne 0 ] && ev_status=$M_STATUS
+			# shellcheck disable=SC2086
+			MEASURE_KEEP=1 measure callerid_noev 1 "$CALLERID" read --db "$DIR/b.db" $cid_q --no-evidence "$big"
+			[ "$M_STATUS" -ne 0 ] && noev_status=$M_STATUS
+			j=$((j + 1))
+		done
+		MEASURE_KEEP=1 measure callerid 0
+		M_STATUS=$ev_status
 		row "callerid read" "${SIZE_MB}MB" "$big_bytes" "$big_pkts"
 		[ "$M_STATUS" -eq 0 ] && cid_mbs=$(calc "$big_bytes / 1e6 / $M_WALL") && cid_rss=$(calc "$M_RSS_KB / 1024")
 		cid_wall=$M_WALL
-		# shellcheck disable=SC2086
-		measure callerid_noev "$RUNS" "$CALLERID" read --db "$DIR/b.db" $cid_q --no-evidence "$big"
+		MEASURE_KEEP=1 measure callerid_noev 0
+		M_STATUS=$noev_status
 		row "callerid read --no-evidence" "${SIZE_MB}MB" "$big_bytes" "$big_pkts"
 		[ "$M_STATUS" -eq 0 ] && cid_noev_wall=$M_WALL
 		if [ "$TSHARK_MB" = "$SIZE_MB" ]; then
