@@ -184,12 +184,27 @@ def flows_in(packets, k):
     return len(ports)
 
 
-def main():
+def out_dir(prog):
+    """The output directory of a generator run as `prog DIR` (made), or
+    None after a usage message."""
     if len(sys.argv) != 2:
-        sys.stderr.write("usage: gen_bad.py DIR\n")
+        sys.stderr.write(f"usage: {prog} DIR\n")
+        return None
+    os.makedirs(sys.argv[1], exist_ok=True)
+    return sys.argv[1]
+
+
+def write_manifest(d, manifest):
+    """DIR/MANIFEST: one tab-separated line per entry."""
+    with open(os.path.join(d, "MANIFEST"), "w") as f:
+        for m in manifest:
+            f.write("\t".join(str(x) for x in m) + "\n")
+
+
+def main():
+    d = out_dir("gen_bad.py")
+    if d is None:
         return 2
-    d = sys.argv[1]
-    os.makedirs(d, exist_ok=True)
     manifest = []
 
     def write(name, data, exit_code, flows, offset, what):
@@ -288,9 +303,7 @@ def main():
     write("sni-escapes-bytewise.pcap", pcap(tls_flow(42003, SEC * 10**9, hello, seg=1))[0], 0, 1, "-",
           "escapes in the SNI, one byte per segment")
 
-    with open(os.path.join(d, "MANIFEST"), "w") as f:
-        for m in manifest:
-            f.write("\t".join(str(x) for x in m) + "\n")
+    write_manifest(d, manifest)
     return 0
 
 

@@ -159,11 +159,9 @@ def handshake(version, cport, t, sni, odcid, split=True, retry_dcid=None):
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.stderr.write("usage: quic_gen.py DIR\n")
+    d = gb.out_dir("quic_gen.py")
+    if d is None:
         return 2
-    d = sys.argv[1]
-    os.makedirs(d, exist_ok=True)
     manifest = []
     t0 = gb.SEC * 10**9
     odcid = bytes.fromhex("8394c8f03e515708")
@@ -239,9 +237,7 @@ def main():
     for name, packets, n, s, j, v, what in bad:
         write(name, packets, n, s, j, v, what)
 
-    with open(os.path.join(d, "MANIFEST"), "w") as f:
-        for m in manifest:
-            f.write("\t".join(m) + "\n")
+    gb.write_manifest(d, manifest)
     return 0
 
 

@@ -50,16 +50,31 @@ static void unhex(const char *h, uint8_t *out, size_t n)
 
 #define TEST_SNI "s3.eu-west-1.amazonaws.com"
 
+/* Starts a hello: handshake type, legacy_version, random, an empty
+ * legacy_session_id (QUIC has none); returns where its length goes. */
+static size_t hello_start(struct buf *t, uint8_t type, uint8_t random_seed)
+{
+	size_t hs;
+	t->n = 0;
+	b8(t, type), hs = t->n, b8(t, 0), b16(t, 0);
+	b16(t, 0x0303);
+	bfill(t, random_seed, 32);
+	b8(t, 0);
+	return hs;
+}
+
+/* Fills in the extensions' and the message's lengths. */
+static void hello_end(struct buf *t, size_t hs, size_t exts)
+{
+	t->b[exts] = (uint8_t)((t->n - exts - 2) >> 8), t->b[exts + 1] = (uint8_t)(t->n - exts - 2);
+	t->b[hs + 1] = (uint8_t)((t->n - hs - 3) >> 8), t->b[hs + 2] = (uint8_t)(t->n - hs - 3);
+}
+
 /* A TLS 1.3 ClientHello handshake message (RFC 8446 4.1.2), as QUIC's
  * CRYPTO frames carry it: no record header. */
 static void client_hello(struct buf *t)
 {
-	size_t hs, exts;
-	t->n = 0;
-	b8(t, 1), hs = t->n, b8(t, 0), b16(t, 0);
-	b16(t, 0x0303);
-	bfill(t, 0x10, 32);
-	b8(t, 0);                                     /* no legacy_session_id in QUIC */
+	size_t hs = hello_start(t, 1, 0x10), exts;
 	b16(t, 6), b16(t, 0x1301), b16(t, 0x1302), b16(t, 0x1303);
 	b8(t, 1), b8(t, 0);
 	exts = t->n, b16(t, 0);
@@ -72,26 +87,19 @@ static void client_hello(struct buf *t)
 	b16(t, 43), b16(t, 3), b8(t, 2), b16(t, 0x0304);
 	b16(t, 51), b16(t, 38), b16(t, 36), b16(t, 0x001d), b16(t, 32), bfill(t, 0x90, 32);
 	b16(t, 57), b16(t, 4), b8(t, 1), b8(t, 2), b8(t, 0x40), b8(t, 0x64); /* quic_transport_parameters */
-	t->b[exts] = (uint8_t)((t->n - exts - 2) >> 8), t->b[exts + 1] = (uint8_t)(t->n - exts - 2);
-	t->b[hs + 1] = (uint8_t)((t->n - hs - 3) >> 8), t->b[hs + 2] = (uint8_t)(t->n - hs - 3);
+	hello_end(t, hs, exts);
 }
 
 /* A TLS 1.3 ServerHello handshake message with x25519. */
 static void server_hello(struct buf *t)
 {
-	size_t hs, exts;
-	t->n = 0;
-	b8(t, 2), hs = t->n, b8(t, 0), b16(t, 0);
-	b16(t, 0x0303);
-	bfill(t, 0x20, 32);
-	b8(t, 0);
+	size_t hs = hello_start(t, 2, 0x20), exts;
 	b16(t, 0x1301);
 	b8(t, 0);
 	exts = t->n, b16(t, 0);
 	b16(t, 43), b16(t, 2), b16(t, 0x0304);
 	b16(t, 51), b16(t, 36), b16(t, 0x001d), b16(t, 32), bfill(t, 0xa0, 32);
-	t->b[exts] = (uint8_t)((t->n - exts - 2) >> 8), t->b[exts + 1] = (uint8_t)(t->n - exts - 2);
-	t->b[hs + 1] = (uint8_t)((t->n - hs - 3) >> 8), t->b[hs + 2] = (uint8_t)(t->n - hs - 3);
+	hello_end(t, hs, exts);
 }
 
 /* A CRYPTO frame (RFC 9000 19.6). */
@@ -192,23 +200,25 @@ static void test_varint(void **state)
 
 static void test_initial_keys_rfc9001(void **state)
 {
+	static const struct {
+		bool server;
+		const char *key, *iv, *hp;
+	} rfc[] = {
+		{false, "1f369613dd76d5467730efcbe3b1a22d", "fa044b2f42a3fd3b46fb255c", "9f50449e04a0e810283a1e9933adedd2"},
+		{true, "cf3a5331653c364c88f0f379b6067e37", "0ac1493ca1905853b0bba03e", "c206b8d9b9f0f37644430b490eeaa314"},
+	};
 	struct cid_quic_keys k;
 	uint8_t want[16];
 	(void)state;
-	assert_true(cid_quic_initial_keys(&k, CID_QUIC_V1, DCID, sizeof(DCID), false));
-	unhex("1f369613dd76d5467730efcbe3b1a22d", want, 16);
-	assert_memory_equal(k.key, want, 16);
-	unhex("fa044b2f42a3fd3b46fb255c", want, 12);
-	assert_memory_equal(k.iv, want, 12);
-	unhex("9f50449e04a0e810283a1e9933adedd2", want, 16);
-	assert_memory_equal(k.hp, want, 16);
-	assert_true(cid_quic_initial_keys(&k, CID_QUIC_V1, DCID, sizeof(DCID), true));
-	unhex("cf3a5331653c364c88f0f379b6067e37", want, 16);
-	assert_memory_equal(k.key, want, 16);
-	unhex("0ac1493ca1905853b0bba03e", want, 12);
-	assert_memory_equal(k.iv, want, 12);
-	unhex("c206b8d9b9f0f37644430b490eeaa314", want, 16);
-	assert_memory_equal(k.hp, want, 16);
+	for (size_t i = 0; i < sizeof(rfc) / sizeof(rfc[0]); i++) {
+		assert_true(cid_quic_initial_keys(&k, CID_QUIC_V1, DCID, sizeof(DCID), rfc[i].server));
+		unhex(rfc[i].key, want, 16);
+		assert_memory_equal(k.key, want, 16);
+		unhex(rfc[i].iv, want, 12);
+		assert_memory_equal(k.iv, want, 12);
+		unhex(rfc[i].hp, want, 16);
+		assert_memory_equal(k.hp, want, 16);
+	}
 	/* version 2 has its own salt and labels; unknown versions have none */
 	assert_true(cid_quic_initial_keys(&k, CID_QUIC_V2, DCID, sizeof(DCID), false));
 	unhex("1f369613dd76d5467730efcbe3b1a22d", want, 16);
