@@ -13,6 +13,8 @@
 #define CALLERID_DIGEST_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/evp.h>
 
@@ -26,6 +28,10 @@ bool cid_md_init(void);
 
 /* The digest; NULL when cid_md_init() failed (callers then give no hash). */
 const EVP_MD *cid_md(enum cid_md which);
+/* HMAC-SHA256 (RFC 2104) of msg under key into out; false when libcrypto
+ * fails (out of memory). */
+bool cid_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t msg_len, uint8_t out[32]);
+
 /* The cipher; NULL when cid_md_init() failed. */
 const EVP_CIPHER *cid_cipher(enum cid_cipher which);
 

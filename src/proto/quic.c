@@ -1,6 +1,5 @@
 /* quic.c - QUIC version 1 Initial packets (see quic.h). */
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <string.h>
 
 #include "callerid/cursor.h"
@@ -93,14 +92,12 @@ enum cid_status cid_quic_parse_long(struct cid_quic_long *h, const uint8_t *p, s
 }
 
 /* HKDF-Expand-Label (RFC 8446 7.1) with an empty context, for at most one
- * SHA-256 block of output. */
+ * SHA-256 block of output: T(1) = HMAC(secret, info || 0x01). */
 static bool expand_label(const uint8_t secret[32], const char *label, uint8_t *out, size_t out_len)
 {
-	uint8_t info[2 + 1 + 6 + 32 + 1 + 1], md[EVP_MAX_MD_SIZE];
+	uint8_t info[2 + 1 + 6 + 32 + 1 + 1], md[32];
 	size_t ll = strlen(label), n = 0;
-	unsigned md_len = 0;
-	const EVP_MD *sha256 = cid_md(CID_SHA256);
-	if (!sha256 || ll > 32 || out_len > 32)
+	if (ll > 32 || out_len > 32)
 		return false;
 	info[n++] = (uint8_t)(out_len >> 8);
 	info[n++] = (uint8_t)out_len;
@@ -111,7 +108,7 @@ static bool expand_label(const uint8_t secret[32], const char *label, uint8_t *o
 	n += ll;
 	info[n++] = 0; /* context */
 	info[n++] = 1; /* T(1) */
-	if (!HMAC(sha256, secret, 32, info, n, md, &md_len) || md_len != 32)
+	if (!cid_hmac_sha256(secret, 32, info, n, md))
 		return false;
 	memcpy(out, md, out_len);
 	return true;
@@ -121,13 +118,10 @@ bool cid_quic_initial_keys(struct cid_quic_keys *k, uint32_t version, const uint
 			   bool server)
 {
 	const struct version *ver = version_of(version);
-	uint8_t initial[EVP_MAX_MD_SIZE], secret[32];
-	unsigned len = 0;
-	const EVP_MD *sha256 = cid_md(CID_SHA256);
+	uint8_t initial[32], secret[32];
 	bool ok;
 	/* HKDF-Extract(salt, IKM) = HMAC-Hash(salt, IKM) */
-	if (!ver || !sha256 || !HMAC(sha256, ver->salt, sizeof(ver->salt), dcid, dcid_len, initial, &len) ||
-	    len != 32)
+	if (!ver || !cid_hmac_sha256(ver->salt, sizeof(ver->salt), dcid, dcid_len, initial))
 		return false;
 	ok = expand_label(initial, server ? "server in" : "client in", secret, 32) &&
 	     expand_label(secret, ver->key, k->key, sizeof(k->key)) &&
@@ -262,7 +256,14 @@ enum cid_status cid_quic_frames(const uint8_t *p, size_t n, cid_quic_crypto_fn f
 		if (!cid_cur_varint(&c, &type))
 			return CID_MALFORMED;
 		switch (type) {
-		case 0x00: /* PADDING */
+		case 0x00: { /* PADDING: usually a run of hundreds, skipped at once */
+			size_t zeros = 0;
+			const uint8_t *z = cid_cur_data(&c);
+			while (zeros < cid_cur_len(&c) && z[zeros] == 0)
+				zeros++;
+			(void)cid_cur_skip(&c, zeros);
+			break;
+		}
 		case 0x01: /* PING */
 			break;
 		case 0x02:

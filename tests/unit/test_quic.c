@@ -1,5 +1,6 @@
 /* test_quic.c - QUIC Initial packets: variable-length integers (RFC 9000
- * A.1's examples), the Initial keys (RFC 9001 A.1's values), long headers
+ * A.1's examples), HMAC-SHA256 (RFC 4231), the Initial keys (RFC 9001
+ * A.1's values), long headers
  * good and bad, packets protected here (AES-128-GCM and header protection
  * through libcrypto, RFC 9001 5.3-5.4) and opened by quic.c, the frames of
  * an Initial packet, and the engine on UDP flows: a ClientHello split over
@@ -196,6 +197,21 @@ static void test_varint(void **state)
 		assert_false(cid_cur_varint(&c, &v));
 		assert_int_equal(cid_cur_len(&c), ex[i].n - 1);
 	}
+}
+
+/* RFC 4231 4.3 and 4.7: a short key, and one longer than the block. */
+static void test_hmac_rfc4231(void **state)
+{
+	uint8_t key[131], out[32], want[32];
+	static const char msg7[] = "Test Using Larger Than Block-Size Key - Hash Key First";
+	(void)state;
+	assert_true(cid_hmac_sha256((const uint8_t *)"Jefe", 4, (const uint8_t *)"what do ya want for nothing?", 28, out));
+	unhex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", want, 32);
+	assert_memory_equal(out, want, 32);
+	memset(key, 0xaa, sizeof(key));
+	assert_true(cid_hmac_sha256(key, sizeof(key), (const uint8_t *)msg7, strlen(msg7), out));
+	unhex("60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54", want, 32);
+	assert_memory_equal(out, want, 32);
 }
 
 static void test_initial_keys_rfc9001(void **state)
@@ -607,6 +623,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_varint),
+		cmocka_unit_test(test_hmac_rfc4231),
 		cmocka_unit_test(test_initial_keys_rfc9001),
 		cmocka_unit_test(test_decrypt_round_trip),
 		cmocka_unit_test(test_parse_long_bad),
