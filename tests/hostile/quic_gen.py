@@ -2,6 +2,9 @@
 """quic_gen.py - writes QUIC captures for tests/hostile/quic.t.
 
 Usage: quic_gen.py DIR
+       quic_gen.py --flood N FILE   N clients, each one Initial with its
+                                    ClientHello and no answer (a flood of
+                                    new QUIC flows, tests/load/flood_read.t)
 
 Writes pcap files into DIR and DIR/MANIFEST, one tab-separated line per
 file:
@@ -158,7 +161,23 @@ def handshake(version, cport, t, sni, odcid, split=True, retry_dcid=None):
     return pk
 
 
+def flood(n, path):
+    ch = client_hello(b"flood.example.com")
+    t0 = gb.SEC * 10**9
+    pk = []
+    for i in range(n):
+        dcid = struct.pack(">Q", (i * 2654435761) & 0xFFFFFFFFFFFFFFFF)
+        p = initial(V1, dcid, dcid, b"\xc1\x01\x02\x03", crypto(0, ch), pad_to=1200)
+        pk.append((t0 + i * 100000, udp("10.9.%d.%d" % ((i >> 8) & 255, i & 255), 10000 + i % 50000, SRV, 443, p)))
+    data, _ = gb.pcap(pk)
+    with open(path, "wb") as f:
+        f.write(data)
+    return 0
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--flood":
+        return flood(int(sys.argv[2]), sys.argv[3])
     d = gb.out_dir("quic_gen.py")
     if d is None:
         return 2

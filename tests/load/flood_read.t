@@ -4,7 +4,10 @@
 # connections, default 3000, each holding 15000 bytes of a hello that
 # promises 16000), and of never-finished HTTP request heads to port 80
 # (LOAD_HTTP, default 3000: each holds the HTTP parser's state, ~41 KB),
-# with the committed lab captures merged in. With small caps (--max-flows,
+# with the committed lab captures merged in; and a flood of new QUIC flows
+# (LOAD_QUIC, default 10000 clients, one Initial each: Initial keys, TLS
+# state and a hello buffer per flow; tests/hostile/quic_gen.py, skipped
+# without python3-cryptography). With small caps (--max-flows,
 # --flow-mem):
 #  - peak RSS stays under a bound derived from the caps (and without the
 #    cap the same flood goes over it, so the bound means something);
@@ -163,5 +166,31 @@ if [ -z "$SANITIZED" ]; then
 	run http_nocap "$T/http.pcap" --flow-mem 1024G
 	check "HTTP flood: without the cap it takes more ($(mib "$RUN_KB") MiB): the bound can fail" \
 		[ "$RUN_KB" -gt "$BOUND_MEM" ]
+fi
+
+# ---- new QUIC flows (one client Initial each, never answered) ---------------
+QUIC_N=${LOAD_QUIC:-10000}
+python3 tests/hostile/quic_gen.py --flood "$QUIC_N" "$T/quic.pcap" 2>"$T/gen.err"
+rc=$?
+if [ "$rc" = 3 ]; then
+	skip "QUIC flood" "python3-cryptography not installed"
+elif [ "$rc" != 0 ]; then
+	not_ok "quic_gen.py --flood" "$(cat "$T/gen.err")"
+else
+	W=$(window "$T/quic.pcap")
+	BOUND_MEM=$((BASE_KB + W + (QUIC_N + 10) * 1 + FM_KB + QUEUE_KB + SLACK_KB))
+	run quic_mem "$T/quic.pcap" --flow-mem 4M
+	check_run quic_mem "QUIC flood ($QUIC_N, --flow-mem 4M)" "$BOUND_MEM"
+	# 4 MiB holds ~1000 of these flows (TLS state, keys, a 4 KiB hello buffer)
+	check_evictions quic_mem "QUIC flood (memory cap)" $((QUIC_N - 2000)) "flows evicted by the memory cap"
+	check "QUIC flood: every Initial decrypted" \
+		[ "$(summary_n "$T/quic_mem.err" "QUIC Initial packets")" = "$QUIC_N" ]
+	check "QUIC flood: every flow stored with its SNI and a q JA4, evicted or not" \
+		[ "$(q "$T/quic_mem.db" "SELECT count(*) FROM tls WHERE sni = 'flood.example.com' AND ja4 LIKE 'q13%'")" = "$QUIC_N" ]
+	if [ -z "$SANITIZED" ]; then
+		run quic_nocap "$T/quic.pcap" --flow-mem 1024G
+		check "QUIC flood: without the cap it takes more ($(mib "$RUN_KB") MiB): the bound can fail" \
+			[ "$RUN_KB" -gt "$BOUND_MEM" ]
+	fi
 fi
 finish
