@@ -24,22 +24,9 @@ BUILD=${BUILD:-build/rel}
 e2e_require attrib_newpod ip nft openssl python3 sqlite3 tcpreplay curl
 [ -x "$BUILD/bench/gen_flood" ] || skip_all "no $BUILD/bench/gen_flood (make tests builds it)"
 
-W=$(mktemp -d "${TMPROOT:-/tmp}/newpod.XXXXXX")
-chmod 755 "$W"
-LAB_LIB=1 LAB_PODS=1 . ./scripts/lab.sh
 BG_PID=""
-cleanup() {
-	[ -n "$BG_PID" ] && kill "$BG_PID" 2>/dev/null && wait "$BG_PID" 2>/dev/null
-	lab_down
-	rm -rf "$W"
-}
-if ! LAB_PODS=1 lab_up 2>"$W/lab.err"; then
-	sed 's/^/# /' "$W/lab.err"
-	rm -rf "$W"
-	skip_all "lab_up failed"
-fi
-trap 'cleanup' EXIT
-trap 'cleanup; trap - EXIT; exit 1' INT TERM
+e2e_before_down() { [ -n "$BG_PID" ] && kill "$BG_PID" 2>/dev/null && wait "$BG_PID" 2>/dev/null; }
+e2e_lab newpod 1
 
 NODE=$(lab_ns node)
 SNI=sts.us-east-1.amazonaws.com

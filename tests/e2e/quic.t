@@ -15,20 +15,7 @@ set -u
 e2e_require quic ip nft python3 sqlite3
 python3 -c 'import cryptography' 2>/dev/null || skip_all "python3-cryptography missing"
 
-W=$(mktemp -d "${TMPROOT:-/tmp}/quic.XXXXXX")
-chmod 755 "$W"
-LAB_LIB=1 LAB_PODS=1 . ./scripts/lab.sh
-cleanup() {
-	lab_down
-	rm -rf "$W"
-}
-if ! LAB_PODS=1 lab_up 2>"$W/lab.err"; then
-	sed 's/^/# /' "$W/lab.err"
-	rm -rf "$W"
-	skip_all "lab_up failed"
-fi
-trap 'cleanup' EXIT
-trap 'cleanup; trap - EXIT; exit 1' INT TERM
+e2e_lab quic 1
 
 SNI=sqs.eu-west-1.amazonaws.com
 wait_log() { # NAME PATTERN
