@@ -132,6 +132,15 @@ bool cid_quic_initial_keys(struct cid_quic_keys *k, uint32_t version, const uint
 	return ok;
 }
 
+/* The AEAD nonce: the IV XORed with the packet number, right-aligned
+ * (RFC 9001 5.3). */
+static void nonce_of(const struct cid_quic_keys *k, uint64_t pn, uint8_t nonce[12])
+{
+	memcpy(nonce, k->iv, 12);
+	for (size_t i = 0; i < 8; i++)
+		nonce[11 - i] ^= (uint8_t)(pn >> (8 * i));
+}
+
 /* AES-128 of one block under the header protection key (RFC 9001 5.4.3). */
 static bool hp_mask(const uint8_t hp[16], const uint8_t sample[HP_SAMPLE], uint8_t mask[16])
 {
@@ -174,10 +183,7 @@ enum cid_status cid_quic_decrypt(const struct cid_quic_keys *k, const struct cid
 		v = v << 8 | hdr[h->pn_offset + i];
 	}
 	*pn = v;
-	/* the nonce: the IV XORed with the packet number, right-aligned (5.3) */
-	memcpy(nonce, k->iv, sizeof(nonce));
-	for (size_t i = 0; i < 8; i++)
-		nonce[sizeof(nonce) - 1 - i] ^= (uint8_t)(v >> (8 * i));
+	nonce_of(k, v, nonce);
 	ct_len = h->packet_len - hl - AEAD_TAG;
 	ctx = gcm ? EVP_CIPHER_CTX_new() : NULL;
 	if (!ctx)
@@ -212,9 +218,7 @@ bool cid_quic_protect(const struct cid_quic_keys *k, uint8_t *pkt, size_t pn_off
 	ct_len = packet_len - hl - AEAD_TAG;
 	for (size_t i = 0; i < pn_len; i++)
 		v = v << 8 | pkt[pn_offset + i];
-	memcpy(nonce, k->iv, sizeof(nonce));
-	for (size_t i = 0; i < 8; i++)
-		nonce[sizeof(nonce) - 1 - i] ^= (uint8_t)(v >> (8 * i));
+	nonce_of(k, v, nonce);
 	ctx = gcm ? EVP_CIPHER_CTX_new() : NULL;
 	ok = ctx && EVP_EncryptInit_ex(ctx, gcm, NULL, k->key, nonce) == 1 &&
 	     EVP_EncryptUpdate(ctx, NULL, &len, pkt, (int)hl) == 1 &&
