@@ -128,7 +128,7 @@ static void protect(struct buf *out, const struct pkt_spec *s, const struct cid_
 	uint8_t nonce[12], mask[16] = {0}, tag[16];
 	int len = 0;
 	EVP_CIPHER_CTX *ctx;
-	b8(out, (uint8_t)(0xc0 | s->type_bits << 4 | (s->pn_len - 1)));
+	b8(out, (uint8_t)(0xc0u | (unsigned)s->type_bits << 4 | (unsigned)(s->pn_len - 1)));
 	b32(out, s->version);
 	b8(out, (uint8_t)s->dcid_len), bmem(out, s->dcid, s->dcid_len);
 	b8(out, (uint8_t)s->scid_len), bmem(out, s->scid, s->scid_len);
