@@ -129,7 +129,19 @@ run() {
 	echo "${sent:-0} ${pps:-0} ${recv:-0} ${drop:-?} $(( ${total:-0} - ${start:-0} )) ${start:-0}"
 }
 
-printf '%-9s %-8s %10s %10s %10s %8s %12s %10s\n' tool rate "sent" "sent pps" received "drops" "cpu us/pkt" "startup ms"
+# floor_us RECV: CPU per received packet that SQLite alone spends storing the
+# rows of the last callerid run (bench/storefloor: the same rows copied into
+# an empty database with the same schema and settings, nothing decoded).
+floor_us() {
+	[ -x "$TOOLS/storefloor" ] && [ -f "$DIR/live.db" ] && [ "$1" -gt 0 ] || { echo -; return; }
+	rm -f "$DIR"/floor.db*
+	"$TOOLS/runmeasure" "$DIR/floor.m" -- "$TOOLS/storefloor" "$DIR/live.db" "$DIR/floor.db" >/dev/null 2>&1 ||
+		{ echo -; return; }
+	awk -F= -v n="$1" '$1 == "user" || $1 == "sys" { s += $2 } END { printf "%.3f", s * 1e6 / n }' "$DIR/floor.m"
+}
+
+printf '%-9s %-8s %10s %10s %10s %8s %12s %10s %12s\n' tool rate "sent" "sent pps" received "drops" "cpu us/pkt" \
+	"startup ms" "store floor"
 for tool in tcpdump callerid; do
 	best=none
 	for rate in $RATES; do
@@ -137,7 +149,11 @@ for tool in tcpdump callerid; do
 		sent=$1 pps=$2 recv=$3 drop=$4 ticks=$5 startup=$6
 		cpu=$(awk "BEGIN { if ($recv > 0) printf \"%.3f\", $ticks / 1e3 / $recv; else print \"-\" }")
 		st_ms=$(awk "BEGIN { printf \"%.1f\", $startup / 1e6 }")
-		printf '%-9s %-8s %10s %10s %10s %8s %12s %10s\n' "$tool" "$rate" "$sent" "$pps" "$recv" "$drop" "$cpu" "$st_ms"
+		fl=""
+		[ "$tool" = callerid ] && fl=$(floor_us "$recv")
+		printf '%-9s %-8s %10s %10s %10s %8s %12s %10s %12s\n' "$tool" "$rate" "$sent" "$pps" "$recv" "$drop" "$cpu" \
+			"$st_ms" "$fl"
+		eval "floor_${tool}_$rate=\$fl"
 		if [ "$drop" = 0 ] && [ "$recv" -gt 0 ]; then
 			best=$rate
 			eval "held_${tool}_$rate=1"
@@ -157,7 +173,14 @@ if [ -n "$common" ]; then
 	eval "ct=\$cpu_tcpdump_$common cc=\$cpu_callerid_$common"
 	r=$(awk "BEGIN { if ($ct > 0) printf \"%.2f\", $cc / $ct; else print \"-\" }")
 	echo "cpu per packet at $common (both without drops): tcpdump $ct us, callerid $cc us (${r}x; target <= 1.5x)"
+	eval "fl=\${floor_callerid_$common:-}"
+	if [ -n "$fl" ] && [ "$fl" != - ]; then
+		echo "storage floor at $common: SQLite alone spends $fl us/pkt storing callerid's rows;" \
+			"1.5x tcpdump allows $(awk "BEGIN { printf \"%.3f\", $ct * 1.5 }") us in all" \
+			"($(awk "BEGIN { print ($fl > $ct * 1.5) ? \"out of reach\" : \"within reach\" }"))"
+	fi
 fi
 echo "(cpu/pkt = the capturing process's user+sys time from \"listening on\" to its exit, its final"
-echo " writes included, over the packets it received; startup ms = what it spent before listening)"
+echo " writes included, over the packets it received; startup ms = what it spent before listening;"
+echo " store floor = SQLite's own CPU to store the same rows, bench/storefloor, over the same packets)"
 exit 0

@@ -1,0 +1,117 @@
+/*
+ * storefloor.c - what SQLite alone costs to store the rows of a finished run.
+ *
+ *   storefloor SRC.db DST.db
+ *
+ * Creates DST.db with SRC.db's schema (tables, then indexes) and the settings
+ * callerid's store uses (WAL, synchronous NORMAL, checkpoints every 10,000
+ * pages, no memory statistics), and copies every row of every table into it
+ * in one transaction with INSERT ... SELECT.
+ * No packet is decoded and no value is bound: only SQLite's own work of
+ * writing the same records and index entries is left. The copy disables the
+ * b-tree transfer shortcut (a WHERE clause), so each row goes through the
+ * record encoder and every index insert like a row of callerid's does.
+ *
+ * `make bench` times it beside `callerid read` to show the floor that the
+ * storage contract puts under any reader. Prints "rows=N" on success;
+ * exits 1 with a message on failure, 2 on usage error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+static int fail(sqlite3 *db, const char *what)
+{
+	fprintf(stderr, "storefloor: %s: %s\n", what, db ? sqlite3_errmsg(db) : "out of memory");
+	sqlite3_close(db);
+	return 1;
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+	char *err = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		fprintf(stderr, "storefloor: %s: %s\n", sql, err ? err : "error");
+		sqlite3_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs, in dst, the "sql" column of every schema row of src of one type. */
+static int copy_schema(sqlite3 *db, const char *type)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT sql FROM src.sqlite_schema WHERE type = ?1 AND sql IS NOT NULL "
+			       "AND name NOT LIKE 'sqlite_%' ORDER BY rowid",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (exec(db, (const char *)sqlite3_column_text(st, 0))) {
+			sqlite3_finalize(st);
+			return -1;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int copy_rows(sqlite3 *db, long long *rows)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT name FROM src.sqlite_schema WHERE type = 'table' "
+			       "AND name NOT LIKE 'sqlite_%' ORDER BY rowid",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char *sql = sqlite3_mprintf("INSERT INTO main.\"%w\" SELECT * FROM src.\"%w\" WHERE rowid > -1",
+					    (const char *)sqlite3_column_text(st, 0),
+					    (const char *)sqlite3_column_text(st, 0));
+		if (!sql || exec(db, sql)) {
+			sqlite3_free(sql);
+			sqlite3_finalize(st);
+			return -1;
+		}
+		sqlite3_free(sql);
+		*rows += sqlite3_changes(db);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	sqlite3 *db = NULL;
+	long long rows = 0;
+	char *attach;
+	if (argc != 3) {
+		fprintf(stderr, "usage: storefloor SRC.db DST.db\n");
+		return 2;
+	}
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); /* as callerid's store */
+	attach = sqlite3_mprintf("ATTACH 'file:%q?mode=ro' AS src", argv[1]);
+	if (!attach)
+		return fail(NULL, "attach");
+	if (sqlite3_open_v2(argv[2], &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, NULL) !=
+		    SQLITE_OK ||
+	    exec(db, "PRAGMA journal_mode = WAL") || exec(db, "PRAGMA synchronous = NORMAL") ||
+	    exec(db, "PRAGMA wal_autocheckpoint = 10000") || exec(db, attach)) {
+		sqlite3_free(attach);
+		return fail(db, argv[2]);
+	}
+	sqlite3_free(attach);
+	if (copy_schema(db, "table") || copy_schema(db, "index") || exec(db, "BEGIN") || copy_rows(db, &rows) ||
+	    exec(db, "COMMIT"))
+		return fail(db, "copy");
+	if (sqlite3_close(db) != SQLITE_OK)
+		return fail(db, "close");
+	printf("rows=%lld\n", rows);
+	return 0;
+}
