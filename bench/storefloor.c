@@ -40,40 +40,17 @@ static int exec(sqlite3 *db, const char *sql)
 	return 0;
 }
 
-/* Runs, in dst, the "sql" column of every schema row of src of one type. */
-static int copy_schema(sqlite3 *db, const char *type)
+/* Runs, for each text value the query select returns, the statement that
+ * fmt makes of it (fmt takes the value twice); adds the rows they changed. */
+static int run_each(sqlite3 *db, const char *select, const char *fmt, long long *rows)
 {
 	sqlite3_stmt *st;
 	int rc;
-	if (sqlite3_prepare_v2(db,
-			       "SELECT sql FROM src.sqlite_schema WHERE type = ?1 AND sql IS NOT NULL "
-			       "AND name NOT LIKE 'sqlite_%' ORDER BY rowid",
-			       -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (exec(db, (const char *)sqlite3_column_text(st, 0))) {
-			sqlite3_finalize(st);
-			return -1;
-		}
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-static int copy_rows(sqlite3 *db, long long *rows)
-{
-	sqlite3_stmt *st;
-	int rc;
-	if (sqlite3_prepare_v2(db,
-			       "SELECT name FROM src.sqlite_schema WHERE type = 'table' "
-			       "AND name NOT LIKE 'sqlite_%' ORDER BY rowid",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, select, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		char *sql = sqlite3_mprintf("INSERT INTO main.\"%w\" SELECT * FROM src.\"%w\" WHERE rowid > -1",
-					    (const char *)sqlite3_column_text(st, 0),
-					    (const char *)sqlite3_column_text(st, 0));
+		const char *v = (const char *)sqlite3_column_text(st, 0);
+		char *sql = sqlite3_mprintf(fmt, v, v);
 		if (!sql || exec(db, sql)) {
 			sqlite3_free(sql);
 			sqlite3_finalize(st);
@@ -85,6 +62,9 @@ static int copy_rows(sqlite3 *db, long long *rows)
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
+
+#define SCHEMA(what) "SELECT " what " FROM src.sqlite_schema WHERE type = "
+#define OWN "AND name NOT LIKE 'sqlite_%' AND sql IS NOT NULL ORDER BY rowid"
 
 int main(int argc, char **argv)
 {
@@ -107,7 +87,12 @@ int main(int argc, char **argv)
 		return fail(db, argv[2]);
 	}
 	sqlite3_free(attach);
-	if (copy_schema(db, "table") || copy_schema(db, "index") || exec(db, "BEGIN") || copy_rows(db, &rows) ||
+	if (run_each(db, SCHEMA("sql") "'table' " OWN, "%s", &rows) ||
+	    run_each(db, SCHEMA("sql") "'index' " OWN, "%s", &rows) || exec(db, "BEGIN"))
+		return fail(db, "schema");
+	rows = 0;
+	if (run_each(db, SCHEMA("name") "'table' " OWN,
+		     "INSERT INTO main.\"%w\" SELECT * FROM src.\"%w\" WHERE rowid > -1", &rows) ||
 	    exec(db, "COMMIT"))
 		return fail(db, "copy");
 	if (sqlite3_close(db) != SQLITE_OK)
