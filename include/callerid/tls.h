@@ -162,4 +162,25 @@ bool cid_ja3s(const struct cid_tls_hello *sh, char *str, size_t str_cap, char md
  * when libcrypto could not hash (out of memory). */
 void cid_ja4(const struct cid_tls_hello *ch, char transport, char out[CID_JA4_LEN]);
 
+/* JA4's other forms (FoxIO's "raw output"): CID_JA4_ORIGINAL keeps the
+ * client's order of ciphers and extensions, SNI and ALPN included (ja4_o);
+ * CID_JA4_RAW gives the lists instead of their hashes (ja4_r; with both,
+ * ja4_ro). form 0 is JA4 itself. out holds CID_JA4_LEN for a hashed form
+ * and CID_JA4_RAW_MAX for a raw one; it is left empty when it cannot
+ * (libcrypto could not hash, cap too small). */
+#define CID_JA4_ORIGINAL 1u
+#define CID_JA4_RAW 2u
+#define CID_JA4_RAW_MAX (11u + 5u * (CID_TLS_MAX_CIPHERS + CID_TLS_MAX_EXTS + CID_TLS_MAX_GROUPS) + 2u)
+void cid_ja4_form(const struct cid_tls_hello *ch, char transport, unsigned form, char *out, size_t cap);
+/* The same from JA4_a (the first CID_JA4_A_LEN characters of the JA4) and
+ * the hello's lists as sent, GREASE and all (dropped here): how `flows`
+ * rebuilds the raw forms from the database's offered_ciphers, extensions
+ * and sig_algs. Lists longer than the hello's caps are cut to them. */
+#define CID_JA4_A_LEN 10u
+void cid_ja4_lists(const char *ja4_a, const uint16_t *ciphers, size_t num_ciphers, const uint16_t *exts,
+		   size_t num_exts, const uint16_t *sigs, size_t num_sigs, unsigned form, char *out, size_t cap);
+/* Parses the database's "1301,c02b,..." (lowercase hex, 4 digits each) into
+ * out; false when the text is not such a list or has more than cap. */
+bool cid_ja4_hex_list(const uint8_t *text, size_t len, uint16_t *out, size_t cap, size_t *n);
+
 #endif /* CID_TLS_H */

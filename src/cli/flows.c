@@ -13,6 +13,7 @@
 #include "callerid/cli.h"
 #include "callerid/output.h"
 #include "callerid/store.h"
+#include "callerid/tls.h"
 
 static const char usage_text[] =
 	"usage: callerid flows [options]\n"
@@ -34,15 +35,17 @@ static const char usage_text[] =
 static const char *const cols[] = {
 	"id",    "first", "client", "server",   "proto", "sni",      "version",   "cipher",
 	"group", "alpn",  "ja3_hash", "ja4",    "requests", "c2s_bytes", "s2c_bytes", "end",
+	"ja4_r", "ja4_o", "ja4_ro",
 };
 #define NUM_COLS (sizeof(cols) / sizeof(cols[0]))
+#define NUM_TABLE_COLS (NUM_COLS - 3) /* JA4's other forms: json and csv only */
 
 /* Filters are ?1..?7; a NULL parameter disables its test. */
 static const char query[] =
 	"SELECT f.id, f.first_us, f.client_ip, f.client_port, f.server_ip, f.server_port,"
 	" f.proto, t.sni, t.version, t.cipher, t.\"group\", t.alpn, t.ja3_hash, t.ja4,"
 	" (SELECT count(*) FROM request r WHERE r.flow_id = f.id),"
-	" f.c2s_bytes, f.s2c_bytes, f.end_reason"
+	" f.c2s_bytes, f.s2c_bytes, f.end_reason, t.offered_ciphers, t.extensions, t.sig_algs"
 	" FROM flow f LEFT JOIN tls t ON t.flow_id = f.id"
 	" WHERE (?1 IS NULL OR lower(t.sni) GLOB lower(?1))"
 	" AND (?2 IS NULL OR f.server_ip = ?2)"
@@ -216,6 +219,47 @@ static void text_cell(struct cid_table *t, sqlite3_stmt *st, int col)
 		cid_table_strn(t, p, (size_t)sqlite3_column_bytes(st, col));
 }
 
+/* One of the stored hex lists of the hello (col), parsed; NULL is the
+ * empty list. False when it is not such a list (a database edited by hand). */
+static bool hex_list_col(sqlite3_stmt *st, int col, uint16_t *out, size_t cap, size_t *n)
+{
+	const unsigned char *p = sqlite3_column_text(st, col);
+	*n = 0;
+	return !p || cid_ja4_hex_list(p, (size_t)sqlite3_column_bytes(st, col), out, cap, n);
+}
+
+/* A hello's lists as the database has them. */
+struct hello_lists {
+	uint16_t ciphers[CID_TLS_MAX_CIPHERS], exts[CID_TLS_MAX_EXTS], sigs[CID_TLS_MAX_GROUPS];
+	size_t nc, ne, ng;
+};
+
+/* A JA4 form from JA4_a and the lists; NULL when there is none. */
+static void form_cell(struct cid_table *t, const char *ja4, const struct hello_lists *l, unsigned form)
+{
+	char out[CID_JA4_RAW_MAX] = "";
+	if (ja4)
+		cid_ja4_lists(ja4, l->ciphers, l->nc, l->exts, l->ne, l->sigs, l->ng, form, out, sizeof(out));
+	cid_table_str(t, out[0] ? out : NULL);
+}
+
+/* ja4_r, ja4_o, ja4_ro, made from JA4_a (the ja4 column, 13) and the
+ * hello's lists as stored (cols 18-20; an empty list is stored as NULL):
+ * storing them too would cost every read and capture, for a column that
+ * only this listing shows. */
+static void ja4_cells(struct cid_table *t, sqlite3_stmt *st)
+{
+	struct hello_lists l = {.nc = 0, .ne = 0, .ng = 0};
+	const char *ja4 = (const char *)sqlite3_column_text(st, 13);
+	if (!hex_list_col(st, 18, l.ciphers, CID_TLS_MAX_CIPHERS, &l.nc) ||
+	    !hex_list_col(st, 19, l.exts, CID_TLS_MAX_EXTS, &l.ne) ||
+	    !hex_list_col(st, 20, l.sigs, CID_TLS_MAX_GROUPS, &l.ng))
+		ja4 = NULL;
+	form_cell(t, ja4, &l, CID_JA4_RAW);
+	form_cell(t, ja4, &l, CID_JA4_ORIGINAL);
+	form_cell(t, ja4, &l, CID_JA4_RAW | CID_JA4_ORIGINAL);
+}
+
 static void int_cell(struct cid_table *t, sqlite3_stmt *st, int col)
 {
 	if (sqlite3_column_type(st, col) == SQLITE_NULL)
@@ -268,7 +312,7 @@ static int list_flows(struct cid_store *s, const struct opts *o)
 	bind_opt_int(st, 5, o->until, o->have_until);
 	sqlite3_bind_int(st, 6, o->tls_only);
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)o->limit);
-	t = cid_table_new(stdout, o->fmt, cols, NUM_COLS);
+	t = cid_table_new(stdout, o->fmt, cols, o->fmt == CID_FMT_TABLE ? NUM_TABLE_COLS : NUM_COLS);
 	if (!t) {
 		cid_cli_err("flows", "out of memory");
 		goto out;
@@ -285,6 +329,8 @@ static int list_flows(struct cid_store *s, const struct opts *o)
 		int_cell(t, st, 15);
 		int_cell(t, st, 16);
 		text_cell(t, st, 17);
+		if (o->fmt != CID_FMT_TABLE)
+			ja4_cells(t, st);
 		cid_table_end_row(t);
 	}
 	if (rc != SQLITE_DONE) {

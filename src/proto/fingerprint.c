@@ -16,6 +16,7 @@
 
 #include <openssl/evp.h>
 
+#include "callerid/cursor.h"
 #include "callerid/digest.h"
 #include "callerid/tls.h"
 
@@ -173,7 +174,8 @@ static int cmp_u16(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Copies the non-GREASE values of v (minus the ones in skip) into out. */
+/* Copies the non-GREASE values of v (minus the ones in skip) into out
+ * (only counts them when out is NULL). */
 static size_t filter(uint16_t *out, const uint16_t *v, size_t n, const uint16_t *skip, size_t num_skip)
 {
 	size_t k = 0;
@@ -181,8 +183,9 @@ static size_t filter(uint16_t *out, const uint16_t *v, size_t n, const uint16_t 
 		bool drop = cid_tls_is_grease(v[i]);
 		for (size_t j = 0; j < num_skip && !drop; j++)
 			drop = v[i] == skip[j];
-		if (!drop)
-			out[k++] = v[i];
+		if (!drop && out)
+			out[k] = v[i];
+		k += !drop;
 	}
 	return k;
 }
@@ -276,66 +279,139 @@ static unsigned cap99(size_t n)
 	return n > 99 ? 99u : (unsigned)n;
 }
 
-void cid_ja4(const struct cid_tls_hello *ch, char transport, char out[CID_JA4_LEN])
+/* Appends part b or c of a JA4 form: the list text itself (raw forms), or
+ * its sha12 ("000000000000" when empty is set). False when libcrypto could
+ * not hash. */
+static bool ja4_part(struct sbuf *o, const struct sbuf *text, bool raw, bool empty)
+{
+	char hash[13];
+	if (raw) {
+		sb_put(o, text->p, text->len);
+		return true;
+	}
+	if (empty) {
+		sb_str(o, "000000000000");
+		return true;
+	}
+	if (!sha12(text, hash))
+		return false;
+	sb_str(o, hash);
+	return true;
+}
+
+/* Parts b and c of a JA4 form after its JA4_a (see cid_ja4_lists). */
+static void ja4_bc(struct sbuf *o, const uint16_t *c, size_t nc, const uint16_t *e, size_t ne, const uint16_t *g,
+		   size_t ng, unsigned form)
 {
 	static const uint16_t sni_alpn[] = {0x0000, 0x0010};
 	uint16_t ciphers[CID_TLS_MAX_CIPHERS], exts[CID_TLS_MAX_EXTS], sigs[CID_TLS_MAX_GROUPS];
-	size_t num_ciphers, num_exts_all, num_exts, num_sigs;
-	char text[8 * (CID_TLS_MAX_CIPHERS + CID_TLS_MAX_EXTS + CID_TLS_MAX_GROUPS) + 8];
-	char alpn[3], hash_b[13], hash_c[13];
+	size_t num_ciphers, num_exts, num_sigs;
+	char text[CID_JA4_RAW_MAX];
 	struct sbuf b;
+	bool original = form & CID_JA4_ORIGINAL, raw = form & CID_JA4_RAW;
+
+	num_ciphers = filter(ciphers, c, nc < CID_TLS_MAX_CIPHERS ? nc : CID_TLS_MAX_CIPHERS, NULL, 0);
+	ne = ne < CID_TLS_MAX_EXTS ? ne : CID_TLS_MAX_EXTS;
+	num_exts = filter(exts, e, ne, sni_alpn, 2);
+	num_sigs = filter(sigs, g, ng < CID_TLS_MAX_GROUPS ? ng : CID_TLS_MAX_GROUPS, NULL, 0);
+	if (!original) {
+		qsort(ciphers, num_ciphers, sizeof(ciphers[0]), cmp_u16);
+		qsort(exts, num_exts, sizeof(exts[0]), cmp_u16);
+	}
+	/* JA4_b: the ciphers */
+	sb_init(&b, text, sizeof(text));
+	hex_list(&b, ciphers, num_ciphers);
+	sb_put(o, "_", 1);
+	if (!ja4_part(o, &b, raw, num_ciphers == 0)) {
+		o->ok = false;
+		return;
+	}
+	/* JA4_c: the extensions, '_', the signature algorithms in wire order.
+	 * The original order keeps SNI and ALPN. Hashed, it is zeros when no
+	 * extension but SNI and ALPN is there, in the original order too (as
+	 * FoxIO's reference code does). */
+	sb_init(&b, text, sizeof(text));
+	if (original)
+		hex_list(&b, exts, filter(exts, e, ne, NULL, 0));
+	else
+		hex_list(&b, exts, num_exts);
+	if (num_sigs > 0) {
+		sb_put(&b, "_", 1);
+		hex_list(&b, sigs, num_sigs);
+	}
+	sb_put(o, "_", 1);
+	if (!ja4_part(o, &b, raw, num_exts == 0))
+		o->ok = false;
+}
+
+void cid_ja4_lists(const char *ja4_a, const uint16_t *ciphers, size_t num_ciphers, const uint16_t *exts,
+		   size_t num_exts, const uint16_t *sigs, size_t num_sigs, unsigned form, char *out, size_t cap)
+{
+	struct sbuf o;
+	sb_init(&o, out, cap);
+	sb_put(&o, ja4_a, strnlen(ja4_a, CID_JA4_A_LEN));
+	if (strnlen(ja4_a, CID_JA4_A_LEN) == CID_JA4_A_LEN)
+		ja4_bc(&o, ciphers, num_ciphers, exts, num_exts, sigs, num_sigs, form);
+	else
+		o.ok = false;
+	if (!o.ok && cap > 0)
+		out[0] = '\0';
+}
+
+void cid_ja4_form(const struct cid_tls_hello *ch, char transport, unsigned form, char *out, size_t cap)
+{
+	char a[CID_JA4_A_LEN + 1], alpn[3], counts[5];
+	struct sbuf o;
 	bool sni = ch->has_sni;
 
 	for (size_t i = 0; i < ch->num_exts && !sni; i++)
 		sni = ch->exts[i] == 0x0000; /* "If the SNI extension (0x0000) exists" */
-
-	num_ciphers = filter(ciphers, ch->ciphers, ch->num_ciphers, NULL, 0);
-	num_exts_all = filter(exts, ch->exts, ch->num_exts, NULL, 0);
-	num_exts = filter(exts, ch->exts, ch->num_exts, sni_alpn, 2);
-	num_sigs = filter(sigs, ch->sig_algs, ch->num_sig_algs, NULL, 0);
 	ja4_alpn(ch, alpn);
+	/* the counts have SNI and ALPN */
+	(void)snprintf(counts, sizeof(counts), "%02u%02u", cap99(filter(NULL, ch->ciphers, ch->num_ciphers, NULL, 0)),
+		       cap99(filter(NULL, ch->exts, ch->num_exts, NULL, 0)));
+	/* JA4_a */
+	sb_init(&o, a, sizeof(a));
+	sb_put(&o, &transport, 1);
+	sb_str(&o, ja4_version(ch));
+	sb_put(&o, sni ? "d" : "i", 1);
+	sb_str(&o, counts);
+	sb_str(&o, alpn);
+	cid_ja4_lists(a, ch->ciphers, ch->num_ciphers, ch->exts, ch->num_exts, ch->sig_algs, ch->num_sig_algs, form,
+		      out, cap);
+}
 
-	/* JA4_b: sorted cipher list */
-	if (num_ciphers == 0) {
-		memcpy(hash_b, "000000000000", 13);
-	} else {
-		qsort(ciphers, num_ciphers, sizeof(ciphers[0]), cmp_u16);
-		sb_init(&b, text, sizeof(text));
-		hex_list(&b, ciphers, num_ciphers);
-		if (!sha12(&b, hash_b)) {
-			out[0] = '\0';
-			return;
-		}
-	}
-	/* JA4_c: sorted extensions without SNI/ALPN, '_', sig algs in wire order */
-	if (num_exts == 0) {
-		memcpy(hash_c, "000000000000", 13);
-	} else {
-		qsort(exts, num_exts, sizeof(exts[0]), cmp_u16);
-		sb_init(&b, text, sizeof(text));
-		hex_list(&b, exts, num_exts);
-		if (num_sigs > 0) {
-			sb_put(&b, "_", 1);
-			hex_list(&b, sigs, num_sigs);
-		}
-		if (!sha12(&b, hash_c)) {
-			out[0] = '\0';
-			return;
-		}
-	}
+void cid_ja4(const struct cid_tls_hello *ch, char transport, char out[CID_JA4_LEN])
+{
+	cid_ja4_form(ch, transport, 0, out, CID_JA4_LEN);
+}
 
-	sb_init(&b, out, CID_JA4_LEN);
-	sb_put(&b, &transport, 1);
-	sb_str(&b, ja4_version(ch));
-	sb_put(&b, sni ? "d" : "i", 1);
-	{
-		char counts[5];
-		(void)snprintf(counts, sizeof(counts), "%02u%02u", cap99(num_ciphers), cap99(num_exts_all));
-		sb_str(&b, counts);
+bool cid_ja4_hex_list(const uint8_t *text, size_t len, uint16_t *out, size_t cap, size_t *n)
+{
+	struct cid_cur c;
+	*n = 0;
+	cid_cur_init(&c, text, len);
+	while (cid_cur_len(&c) > 0) {
+		const uint8_t *p;
+		uint8_t comma;
+		uint16_t v = 0;
+		if (*n > 0 && (!cid_cur_u8(&c, &comma) || comma != ','))
+			return false;
+		if (!cid_cur_bytes(&c, &p, 4))
+			return false;
+		for (size_t i = 0; i < 4; i++) {
+			unsigned d;
+			if (p[i] >= '0' && p[i] <= '9')
+				d = (unsigned)(p[i] - '0');
+			else if (p[i] >= 'a' && p[i] <= 'f')
+				d = (unsigned)(p[i] - 'a' + 10);
+			else
+				return false;
+			v = (uint16_t)(v << 4 | d);
+		}
+		if (*n == cap)
+			return false;
+		out[(*n)++] = v;
 	}
-	sb_str(&b, alpn);
-	sb_put(&b, "_", 1);
-	sb_str(&b, hash_b);
-	sb_put(&b, "_", 1);
-	sb_str(&b, hash_c);
+	return true;
 }

@@ -5,16 +5,49 @@
  * (bits 0-1) and the walker (bit 2: the plaintext-only one). Every message
  * found is parsed as a ClientHello, a ServerHello (and fingerprinted) and
  * a ServerKeyExchange of each kind; every prefix that the walker asks to
- * grow is replayed at the size it asked for.
+ * grow is replayed at the size it asked for. Each hello's JA4 forms are
+ * also rebuilt from its lists written and parsed as the database holds
+ * them (cid_ja4_hex_list, cid_ja4_lists), and must come out the same; the
+ * raw input is parsed as such a list too.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "callerid/tls.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A list as the database stores it ("1301,c02b"), parsed back. */
+static size_t round_trip(const uint16_t *v, size_t n, uint16_t *out, size_t cap)
+{
+	static char text[5 * 256 + 1];
+	size_t len = 0, got;
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len, i ? ",%04x" : "%04x", v[i]);
+	if (!cid_ja4_hex_list((const uint8_t *)text, len, out, cap, &got) || got != n)
+		abort();
+	return got;
+}
+
+/* Every JA4 form, directly and from the lists as `flows` rebuilds them:
+ * both ways must agree. */
+static void use_ja4_forms(const struct cid_tls_hello *h, const char *ja4)
+{
+	static char direct[CID_JA4_RAW_MAX], rebuilt[CID_JA4_RAW_MAX];
+	static uint16_t c[CID_TLS_MAX_CIPHERS], e[CID_TLS_MAX_EXTS], g[CID_TLS_MAX_GROUPS];
+	size_t nc = round_trip(h->ciphers, h->num_ciphers, c, CID_TLS_MAX_CIPHERS);
+	size_t ne = round_trip(h->exts, h->num_exts, e, CID_TLS_MAX_EXTS);
+	size_t ng = round_trip(h->sig_algs, h->num_sig_algs, g, CID_TLS_MAX_GROUPS);
+	for (unsigned form = 0; form <= (CID_JA4_RAW | CID_JA4_ORIGINAL); form++) {
+		cid_ja4_form(h, 't', form, direct, sizeof(direct));
+		cid_ja4_lists(ja4, c, nc, e, ne, g, ng, form, rebuilt, sizeof(rebuilt));
+		if (ja4[0] && strcmp(direct, rebuilt) != 0)
+			abort();
+	}
+}
 
 static void use_hello(const struct cid_tls_hello *h)
 {
@@ -23,6 +56,7 @@ static void use_hello(const struct cid_tls_hello *h)
 	(void)cid_ja3(h, str, 40, md5);
 	(void)cid_ja3s(h, str, sizeof(str), md5);
 	cid_ja4(h, 't', ja4);
+	use_ja4_forms(h, ja4);
 	(void)cid_tls_version_name(cid_tls_negotiated_version(h));
 	(void)cid_tls_cipher_name(h->ciphers[0]);
 	(void)cid_tls_group_name(h->key_share[0]);
@@ -76,6 +110,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (cid_tls_parse_server_hello(&h, msg, msg_len) == CID_OK)
 			use_hello(&h);
 		use_ske(msg, msg_len);
+	}
+	/* the raw bytes as a stored hex list (a database edited by hand) */
+	{
+		static uint16_t v[64];
+		size_t n;
+		(void)cid_ja4_hex_list(data, size, v, 64, &n);
 	}
 	/* the raw bytes as a hello body too */
 	if (cid_tls_parse_client_hello(&h, data, size) == CID_OK)

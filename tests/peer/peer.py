@@ -7,6 +7,7 @@ For every capture in ../shared/data (see its SOURCES.md):
   - Arkime .test files: ja3, ja3s, ja4 per session;
   - Suricata-verify test.yaml: tls.sni, tls.ja3.hash, tls.ja3s.hash, tls.ja4;
   - FoxIO JA4 Rust snapshots: ja4 per TCP stream;
+  - FoxIO JA4 Python output: ja4_r, ja4_o, ja4_ro per TCP stream;
   - tshark run here (when installed), for every capture in ../shared/data and
     in captures/: the named curve of each TLS <= 1.2 ServerKeyExchange
     (tls.handshake.server_named_curve) against the flow's group_code, and
@@ -65,9 +66,17 @@ def run(pcap):
     con.text_factory = lambda b: b.decode("utf-8", "replace")
     rows = con.execute(
         "SELECT f.client_ip, f.client_port, f.server_ip, f.server_port, t.sni, t.version_code,"
-        " t.cipher_code, t.ja3_hash, t.ja3s_hash, t.ja4, f.first_us, f.proto, t.status, t.group_code"
+        " t.cipher_code, t.ja3_hash, t.ja3s_hash, t.ja4, f.first_us, f.proto, t.status, t.group_code, f.id"
         " FROM flow f LEFT JOIN tls t ON t.flow_id = f.id ORDER BY f.first_us, f.id").fetchall()
     con.close()
+    # JA4's other forms as `callerid flows` gives them (ja4_r, ja4_ro are
+    # rebuilt from the stored lists), after the row as columns 14-16
+    forms = {}
+    fl = subprocess.run([callerid, "flows", "--db", db, "--format", "json"], capture_output=True, text=True)
+    for line in fl.stdout.splitlines():
+        j = json.loads(line)
+        forms[j["id"]] = (j["ja4_r"], j["ja4_o"], j["ja4_ro"])
+    rows = [row + forms.get(row[14], (None, None, None)) for row in rows]
     flows = {}
     for row in rows:
         key = frozenset([(row[0], row[1]), (row[2], row[3])])
@@ -374,6 +383,40 @@ def foxio_checks(snap):
         tap(not bad, f"foxio {name}: {count} ja4 values", bad)
 
 
+def foxio_python_checks(js):
+    """FoxIO's Python output: JA4's raw and original-order forms per TCP stream."""
+    pname = os.path.basename(js)[: -len(".json")]
+    pcap = os.path.join(data, "foxio-ja4", "pcap", pname)
+    if not os.path.exists(pcap):
+        return
+    name = "foxio-ja4/pcap/" + pname
+    rc, err, flows = run(pcap)
+    bad = []
+    count = second = 0
+    for rec in json.load(open(js)):
+        if "JA4.1" not in rec:
+            continue
+        second += sum(1 for f in ("JA4_r", "JA4_o", "JA4_ro") if f + ".2" in rec)
+        key = (6, frozenset([(rec["src"], int(rec["srcport"])), (rec["dst"], int(rec["dstport"]))]))
+        cands = flows.get(key, [])
+        # the first ten characters are JA4_a, shared by every form
+        want_a, note = expect(name, "ja4", rec["JA4.1"])
+        if note:
+            notes.append(f"{name}: {note} (in every JA4 form)")
+        for field, col in (("JA4_r", 15), ("JA4_o", 16), ("JA4_ro", 17)):
+            if field + ".1" not in rec:
+                continue
+            want = want_a[:10] + rec[field + ".1"][10:]
+            count += 1
+            if want not in {c[col] for c in cands}:
+                bad.append(f"{rec['src']}:{rec['srcport']} {field} {sorted(map(str, {c[col] for c in cands}))} want {want}")
+    if second:
+        skip(f"foxio {name}: {second} JA4 forms of second ClientHellos",
+             "after a HelloRetryRequest callerid fingerprints the first ClientHello")
+    if count:
+        tap(not bad, f"foxio {name}: {count} ja4_r/ja4_o/ja4_ro values (FoxIO Python)", bad)
+
+
 def main():
     have_tshark = shutil.which("tshark") is not None
     caps = []
@@ -403,6 +446,8 @@ def main():
         suricata_checks(y)
     for s in sorted(glob.glob(os.path.join(data, "foxio-ja4", "expected-rust", "*.snap"))):
         foxio_checks(s)
+    for js in sorted(glob.glob(os.path.join(data, "foxio-ja4", "expected-python", "*.json"))):
+        foxio_python_checks(js)
     for note in sorted(set(notes)):
         print(f"# known disagreement: {note}")
     print(f"1..{n}")

@@ -68,7 +68,7 @@ else
 		"$D/json"
 	"$CALLERID" flows --db "$DB" --format csv >"$D/csv"
 	check "csv header" test "$(head -1 "$D/csv")" = \
-		"id,first,client,server,proto,sni,version,cipher,group,alpn,ja3_hash,ja4,requests,c2s_bytes,s2c_bytes,end"
+		"id,first,client,server,proto,sni,version,cipher,group,alpn,ja3_hash,ja4,requests,c2s_bytes,s2c_bytes,end,ja4_r,ja4_o,ja4_ro"
 	"$CALLERID" flows --db "$DB" --format table >"$D/table"
 	check "table header" grep -q '^id  *first  *client  *server' "$D/table"
 	check "--sni glob, case-insensitive" \
@@ -78,6 +78,28 @@ else
 	check "--tls-only" \
 		test "$("$CALLERID" flows --db "$DB" --format json --tls-only | wc -l)" -eq 1
 	check "--limit 0" test "$("$CALLERID" flows --db "$DB" --format json --limit 0 | wc -l)" -eq 0
+fi
+
+# JA4's other forms are made from the stored lists when listed: a list
+# that is not one (a database edited by hand) gives null forms, the rest
+# of the row as before.
+DB2="$D/forms.db"
+if "$CALLERID" read -q --db "$DB2" captures/tls12-sll2.pcap >/dev/null 2>"$D/err"; then
+	"$CALLERID" flows --db "$DB2" --format json >"$D/forms"
+	check "json: ja4_r has the sorted ciphers after JA4_a" \
+		grep -q '"ja4":"t12d020700_[^"]*".*"ja4_r":"t12d020700_00ff,c02f_000a,' "$D/forms"
+	check "json: ja4_ro has them in the client's order, SNI kept" \
+		grep -q '"ja4_ro":"t12d020700_c02f,00ff_0000,' "$D/forms"
+	python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE tls SET extensions = ?", ("00zz,0017",)); c.commit()' "$DB2"
+	"$CALLERID" flows --db "$DB2" --format json >"$D/forms" 2>"$D/err"
+	check "a hand-edited list: exit 0, nothing on stderr" test "$?" = 0 -a ! -s "$D/err"
+	check "a hand-edited list: null forms, ja4 kept" \
+		grep -q '"ja4":"t12d020700_[^"]*".*"ja4_r":null,"ja4_o":null,"ja4_ro":null' "$D/forms"
+else
+	for t in "json: ja4_r has the sorted ciphers after JA4_a" "json: ja4_ro has them in the client's order, SNI kept" \
+		"a hand-edited list: exit 0, nothing on stderr" "a hand-edited list: null forms, ja4 kept"; do
+		check "$t" false
+	done
 fi
 
 echo "1..$n"

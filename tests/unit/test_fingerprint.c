@@ -2,7 +2,8 @@
  * test_fingerprint.c - JA3, JA3S and JA4 on hand-built hellos: the worked
  * examples of FoxIO's JA4 technical details (JA4.md: "t13d1516h2_
  * 8daaf6152771_e5627efa2ab1", the no-signature-algorithms hash
- * 6d807ffa2a79, the ALPN hex examples), the JA3 README example
+ * 6d807ffa2a79, the ALPN hex examples, the raw and original-order
+ * forms of "Raw Output"), the JA3 README example
  * (salesforce/ja3: 769,47-53-...,0 = ada70206e40642a3e4461f35503241d5),
  * GREASE removal, caps and the empty-field rules.
  */
@@ -68,6 +69,97 @@ static void test_ja4_spec_example(void **state)
 	h.num_sig_algs = 1;
 	cid_ja4(&h, 't', ja4);
 	assert_string_equal(ja4, "t13d1516h2_8daaf6152771_6d807ffa2a79");
+}
+
+/* JA4.md "Raw Output": the same example hello, sorted and original. */
+static void test_ja4_forms(void **state)
+{
+	struct cid_tls_hello h;
+	char out[CID_JA4_RAW_MAX], small[CID_JA4_LEN];
+	(void)state;
+	spec_hello(&h);
+	cid_ja4_form(&h, 't', CID_JA4_RAW, out, sizeof(out));
+	assert_string_equal(out, "t13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,"
+				 "cca9_0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,0033,4469,ff01_0403,"
+				 "0804,0401,0503,0805,0501,0806,0601");
+	cid_ja4_form(&h, 't', CID_JA4_ORIGINAL | CID_JA4_RAW, out, sizeof(out));
+	assert_string_equal(out, "t13d1516h2_1301,1302,1303,c02b,c02f,c02c,c030,cca9,cca8,c013,c014,009c,009d,002f,"
+				 "0035_001b,0000,0033,0010,4469,0017,002d,000d,0005,0023,0012,002b,ff01,000b,000a,"
+				 "0015_0403,0804,0401,0503,0805,0501,0806,0601");
+	cid_ja4_form(&h, 't', CID_JA4_ORIGINAL, out, sizeof(out));
+	assert_string_equal(out, "t13d1516h2_acb858a92679_18f69afefd3d");
+	/* form 0 is JA4 itself */
+	cid_ja4_form(&h, 't', 0, out, sizeof(out));
+	assert_string_equal(out, "t13d1516h2_8daaf6152771_e5627efa2ab1");
+	/* a raw form that does not fit is left empty, never cut */
+	cid_ja4_form(&h, 't', CID_JA4_RAW, small, sizeof(small));
+	assert_string_equal(small, "");
+
+	/* Only SNI and ALPN among the extensions, no signature algorithms:
+	 * the sorted list is empty (raw: nothing after the '_'); the original
+	 * order keeps 0000,0010, and its hash is still zeros (FoxIO's
+	 * reference code; its socks-https-example.pcap output). */
+	h.exts[0] = 0x0000;
+	h.exts[1] = 0x0010;
+	h.num_exts = 2;
+	h.num_sig_algs = 0;
+	h.num_versions = 0;
+	h.legacy_version = 0x0301;
+	cid_ja4_form(&h, 't', CID_JA4_RAW, out, sizeof(out));
+	assert_string_equal(out, "t10d1502h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,"
+				 "cca9_");
+	cid_ja4_form(&h, 't', CID_JA4_ORIGINAL | CID_JA4_RAW, out, sizeof(out));
+	assert_string_equal(out, "t10d1502h2_1301,1302,1303,c02b,c02f,c02c,c030,cca9,cca8,c013,c014,009c,009d,002f,"
+				 "0035_0000,0010");
+	cid_ja4_form(&h, 't', CID_JA4_ORIGINAL, out, sizeof(out));
+	assert_string_equal(out, "t10d1502h2_acb858a92679_000000000000");
+	/* no ciphers: empty raw list, zero hash */
+	h.num_ciphers = 0;
+	cid_ja4_form(&h, 't', CID_JA4_RAW, out, sizeof(out));
+	assert_string_equal(out, "t10d0002h2__");
+	cid_ja4_form(&h, 't', CID_JA4_ORIGINAL, out, sizeof(out));
+	assert_string_equal(out, "t10d0002h2_000000000000_000000000000");
+}
+
+/* The stored lists flows rebuilds the forms from: "1301,c02b", parsed
+ * through the cursor; every prefix, hostile text, the cap. */
+static void test_ja4_hex_list(void **state)
+{
+	static const char text[] = "1301,c02b,0a0a";
+	uint16_t v[4];
+	size_t n;
+	struct cid_tls_hello h;
+	char direct[CID_JA4_RAW_MAX], rebuilt[CID_JA4_RAW_MAX], ja4[CID_JA4_LEN];
+	(void)state;
+	assert_true(cid_ja4_hex_list((const uint8_t *)text, strlen(text), v, 4, &n));
+	assert_int_equal(n, 3);
+	assert_int_equal(v[0], 0x1301);
+	assert_int_equal(v[1], 0xc02b);
+	assert_int_equal(v[2], 0x0a0a);
+	for (size_t len = 0; len <= strlen(text); len++) {
+		bool whole = len == 0 || len == 4 || len == 9 || len == 14;
+		assert_int_equal(cid_ja4_hex_list((const uint8_t *)text, len, v, 4, &n), whole);
+	}
+	assert_false(cid_ja4_hex_list((const uint8_t *)text, strlen(text), v, 2, &n)); /* over the cap */
+	assert_false(cid_ja4_hex_list((const uint8_t *)"C02B", 4, v, 4, &n));      /* not as stored */
+	assert_false(cid_ja4_hex_list((const uint8_t *)"13\0001", 5, v, 4, &n));
+	assert_false(cid_ja4_hex_list((const uint8_t *)",1301", 5, v, 4, &n));
+	assert_false(cid_ja4_hex_list((const uint8_t *)"1301;c02b", 9, v, 4, &n));
+	assert_false(cid_ja4_hex_list((const uint8_t *)"0x13", 4, v, 4, &n));
+
+	/* the forms from the lists equal the forms from the hello */
+	spec_hello(&h);
+	cid_ja4(&h, 't', ja4);
+	for (unsigned form = 0; form <= (CID_JA4_RAW | CID_JA4_ORIGINAL); form++) {
+		cid_ja4_form(&h, 't', form, direct, sizeof(direct));
+		cid_ja4_lists(ja4, h.ciphers, h.num_ciphers, h.exts, h.num_exts, h.sig_algs, h.num_sig_algs, form,
+			      rebuilt, sizeof(rebuilt));
+		assert_string_equal(direct, rebuilt);
+	}
+	/* a JA4_a shorter than ten characters gives nothing */
+	cid_ja4_lists("t13d", h.ciphers, h.num_ciphers, h.exts, h.num_exts, h.sig_algs, h.num_sig_algs, CID_JA4_RAW,
+		      rebuilt, sizeof(rebuilt));
+	assert_string_equal(rebuilt, "");
 }
 
 static void test_ja4_version_and_sni(void **state)
@@ -258,6 +350,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ja4_spec_example),
+		cmocka_unit_test(test_ja4_forms),
+		cmocka_unit_test(test_ja4_hex_list),
 		cmocka_unit_test(test_ja4_version_and_sni),
 		cmocka_unit_test(test_ja4_alpn),
 		cmocka_unit_test(test_ja4_empty_and_caps),
