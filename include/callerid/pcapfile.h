@@ -7,7 +7,10 @@
  * types), nanosecond timestamps from any if_tsresol, and on a damaged file a
  * message naming the byte offset and record number while everything before
  * it has been delivered. All parsing goes through the cursor. BPF filtering
- * stays with libpcap (pcap_compile on a dead handle per link type).
+ * stays with libpcap (pcap_compile on a dead handle per link type). Input
+ * that starts with gzip's magic is inflated (zlib) on the way in, from a
+ * file, standard input or memory alike; offsets are then those of the
+ * decompressed data.
  */
 #ifndef CID_PCAPFILE_H
 #define CID_PCAPFILE_H

@@ -6,7 +6,11 @@
  * draft-ietf-opsawg-pcapng (SHB, IDB with if_name/if_tsresol/if_tsoffset,
  * EPB, SPB, obsolete PB; other blocks skipped). Reads through one growing
  * buffer with large read() calls: a 4 MiB buffer makes a few hundred system
- * calls per GB instead of libpcap's quarter million.
+ * calls per GB instead of libpcap's quarter million. A gzip-compressed
+ * capture (RFC 1952: tcpdump -z gzip, Wireshark's .gz) is inflated into the
+ * same buffer, member after member; offsets in its messages are offsets of
+ * the decompressed data, and damage to the compressed data is reported at
+ * its compressed offset.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,12 +21,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "callerid/cursor.h"
 #include "callerid/decode.h"
 #include "callerid/pcapfile.h"
 
 #define BUF_INITIAL (4u * 1024u * 1024u)
 #define MAP_WINDOW (16u * 1024u * 1024u)
+#define GZ_IN (256u * 1024u)
 
 #define PCAPNG_SHB 0x0A0D0D0Au
 #define PCAPNG_IDB 1u
@@ -39,8 +46,21 @@ struct iface {
 	char *name;
 };
 
+/* gzip input: compressed bytes from the descriptor (or memory), inflated
+ * into the reader's buffer. */
+struct gz {
+	z_stream z;
+	uint8_t *in;
+	uint64_t in_total;  /* compressed bytes taken in so far */
+	bool in_eof;        /* no more compressed input */
+	bool member_done;   /* the last gzip member ended */
+	bool failed;        /* err holds damage found after the bytes last given */
+	char err[CID_ERRBUF_SIZE];
+};
+
 struct cid_pcapfile {
 	int fd;
+	struct gz *gz;
 	const uint8_t *mem;
 	size_t mem_len;
 	uint8_t *buf;
@@ -119,6 +139,111 @@ static bool remap(struct cid_pcapfile *f, size_t n)
 	return f->end - f->start >= n;
 }
 
+static void warn(struct cid_pcapfile *f, const char *what);
+
+static uint64_t gz_offset(const struct cid_pcapfile *f)
+{
+	return f->gz->in_total - f->gz->z.avail_in;
+}
+
+/* Inflates into buf+end. >0: bytes added; 0: the end of the compressed
+ * input; -1: damaged or unreadable (f->err set). */
+static ssize_t inflate_some(struct cid_pcapfile *f)
+{
+	struct gz *g = f->gz;
+	if (g->failed) {
+		memcpy(f->err, g->err, sizeof(f->err));
+		return -1;
+	}
+	for (;;) {
+		size_t room = f->cap - f->end, made;
+		uint64_t at;
+		int rc;
+		if (g->z.avail_in == 0 && !g->in_eof) {
+			ssize_t r = f->fd >= 0 ? read(f->fd, g->in, GZ_IN) : 0;
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0) {
+				snprintf(f->err, sizeof(f->err), "%s: read error at compressed offset %llu: %s", f->path,
+					 (unsigned long long)g->in_total, strerror(errno));
+				return -1;
+			}
+			if (r == 0) {
+				g->in_eof = true;
+			} else {
+				g->z.next_in = g->in;
+				g->z.avail_in = (uInt)r;
+				g->in_total += (uint64_t)r;
+			}
+		}
+		if (g->member_done) {
+			if (g->z.avail_in == 0) {
+				if (g->in_eof)
+					return 0;
+				continue;
+			}
+			/* another member (cat a.gz b.gz) or trailing bytes */
+			if (g->z.next_in[0] != 0x1f || (g->z.avail_in > 1 && g->z.next_in[1] != 0x8b)) {
+				char m[96];
+				snprintf(m, sizeof(m), "bytes after the gzip data at compressed offset %llu ignored",
+					 (unsigned long long)gz_offset(f));
+				warn(f, m);
+				g->in_eof = true;
+				g->z.avail_in = 0;
+				return 0;
+			}
+			if (inflateReset(&g->z) != Z_OK)
+				return -1;
+			g->member_done = false;
+		}
+		if (room == 0)
+			return 0; /* ensure() grows the buffer first */
+		g->z.next_out = f->buf + f->end;
+		g->z.avail_out = room > UINT32_MAX ? UINT32_MAX : (uInt)room;
+		rc = inflate(&g->z, Z_NO_FLUSH);
+		made = room - g->z.avail_out;
+		/* where the damage is, in the decompressed data */
+		at = f->base_off + (uint64_t)(f->end - f->start) + made;
+		if (rc == Z_STREAM_END) {
+			g->member_done = true;
+		} else if (rc == Z_NEED_DICT || rc == Z_DATA_ERROR || rc == Z_MEM_ERROR || rc == Z_STREAM_ERROR) {
+			/* what was inflated before the damage is still given */
+			snprintf(g->err, sizeof(g->err), "%s: gzip data damaged (%s) at compressed offset %llu, offset"
+				 " %llu of the decompressed data", f->path, rc == Z_MEM_ERROR ? "out of memory"
+				 : g->z.msg ? g->z.msg : "corrupt", (unsigned long long)gz_offset(f),
+				 (unsigned long long)at);
+			g->failed = true;
+		} else if (made == 0 && g->z.avail_in == 0 && g->in_eof) {
+			snprintf(g->err, sizeof(g->err), "%s: gzip data truncated at compressed offset %llu, offset %llu"
+				 " of the decompressed data", f->path, (unsigned long long)gz_offset(f),
+				 (unsigned long long)at);
+			g->failed = true;
+		}
+		if (made)
+			return (ssize_t)made;
+		if (g->failed) {
+			memcpy(f->err, g->err, sizeof(f->err));
+			return -1;
+		}
+	}
+}
+
+/* Appends what the input gives at buf+end, like read(2): >0 bytes, 0 at
+ * the end, -1 on an error (f->err set). */
+static ssize_t fill(struct cid_pcapfile *f)
+{
+	ssize_t r;
+	if (f->gz)
+		return inflate_some(f);
+	do
+		r = read(f->fd, f->buf + f->end, f->cap - f->end);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		snprintf(f->err, sizeof(f->err), "%s: read error at offset %llu: %s", f->path,
+			 (unsigned long long)f->base_off + f->end, strerror(errno));
+	return r;
+}
+
 static bool ensure(struct cid_pcapfile *f, size_t n)
 {
 	if (f->end - f->start >= n)
@@ -151,13 +276,8 @@ static bool ensure(struct cid_pcapfile *f, size_t n)
 		f->cap = ncap;
 	}
 	while (f->end < n) {
-		ssize_t r = read(f->fd, f->buf + f->end, f->cap - f->end);
-		if (r < 0 && errno == EINTR)
-			continue;
+		ssize_t r = fill(f);
 		if (r <= 0) {
-			if (r < 0)
-				snprintf(f->err, sizeof(f->err), "%s: read error at offset %llu: %s", f->path,
-					 (unsigned long long)f->base_off + f->end, strerror(errno));
 			f->eof = true;
 			return false;
 		}
@@ -180,16 +300,17 @@ static size_t avail(const struct cid_pcapfile *f)
 static int fail(struct cid_pcapfile *f, const char *what)
 {
 	if (!f->err[0])
-		snprintf(f->err, sizeof(f->err), "%s: offset %llu (record %llu): %s", f->path,
-			 (unsigned long long)f->base_off, (unsigned long long)f->records + 1, what);
+		snprintf(f->err, sizeof(f->err), "%s: offset %llu%s (record %llu): %s", f->path,
+			 (unsigned long long)f->base_off, f->gz ? " of the decompressed data" : "",
+			 (unsigned long long)f->records + 1, what);
 	return -1;
 }
 
 static void warn(struct cid_pcapfile *f, const char *what)
 {
 	if (!f->warnings)
-		snprintf(f->warning, sizeof(f->warning), "%.200s: offset %llu: %s", f->path,
-			 (unsigned long long)f->base_off, what);
+		snprintf(f->warning, sizeof(f->warning), "%.200s: offset %llu%s: %s", f->path,
+			 (unsigned long long)f->base_off, f->gz ? " of the decompressed data" : "", what);
 	f->warnings++;
 }
 
@@ -521,13 +642,57 @@ static int next_pcapng(struct cid_pcapfile *f, struct cid_pcap_rec *rec)
 
 /* ---- open / close ------------------------------------------------------- */
 
+static bool gzip_magic(const uint8_t *p, size_t n)
+{
+	return n >= 2 && p[0] == 0x1f && p[1] == 0x8b;
+}
+
+/* Turns a buffered reader whose input starts with gzip's magic into a
+ * gzip reader: the bytes already read become the first compressed input
+ * (mem: the whole buffer is). -1 when out of memory. */
+static int gz_start(struct cid_pcapfile *f, const uint8_t *mem, size_t mem_len)
+{
+	struct gz *g = calloc(1, sizeof(*g));
+	size_t have = f->end - f->start;
+	if (!g)
+		return -1;
+	if (inflateInit2(&g->z, 15 + 16) != Z_OK) { /* gzip wrapper only */
+		free(g);
+		return -1;
+	}
+	if (mem) {
+		g->z.next_in = (Bytef *)(uintptr_t)mem; /* zlib only reads it */
+		g->z.avail_in = mem_len > UINT32_MAX ? UINT32_MAX : (uInt)mem_len;
+		g->in_total = g->z.avail_in;
+		g->in_eof = true;
+	} else {
+		g->in = malloc(have > GZ_IN ? have : GZ_IN);
+		if (!g->in) {
+			inflateEnd(&g->z);
+			free(g);
+			return -1;
+		}
+		memcpy(g->in, f->buf + f->start, have);
+		g->z.next_in = g->in;
+		g->z.avail_in = (uInt)have;
+		g->in_total = have;
+	}
+	f->gz = g;
+	f->start = f->end = 0;
+	f->eof = false;
+	return 0;
+}
+
 static struct cid_pcapfile *open_common(struct cid_pcapfile *f, char *err, size_t err_len)
 {
 	struct cid_cur c;
 	uint32_t magic;
 	int rc;
 	if (!ensure(f, 4)) {
-		snprintf(err, err_len, "%s: %s", f->path, f->err[0] ? f->err : "empty or too short to be a capture");
+		if (f->err[0]) /* it names the file */
+			snprintf(err, err_len, "%s", f->err);
+		else
+			snprintf(err, err_len, "%s: empty or too short to be a capture", f->path);
 		cid_pcapfile_free(f);
 		return NULL;
 	}
@@ -565,8 +730,10 @@ struct cid_pcapfile *cid_pcapfile_open(const char *path, char *err, size_t err_l
 	}
 	{
 		struct stat st;
+		uint8_t magic[2];
 		if (f->fd > 0 && fstat(f->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-		    !getenv("CALLERID_NO_MMAP")) {
+		    !getenv("CALLERID_NO_MMAP") &&
+		    !(pread(f->fd, magic, 2, 0) == 2 && gzip_magic(magic, 2))) {
 			f->mapped = true;
 			f->file_size = (uint64_t)st.st_size;
 			if (!remap(f, 0) && f->err[0]) {
@@ -587,6 +754,11 @@ struct cid_pcapfile *cid_pcapfile_open(const char *path, char *err, size_t err_l
 #ifdef POSIX_FADV_SEQUENTIAL
 	(void)posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
+	if (ensure(f, 2) && gzip_magic(f->buf + f->start, 2) && gz_start(f, NULL, 0) < 0) {
+		snprintf(err, err_len, "%s: out of memory", path);
+		cid_pcapfile_free(f);
+		return NULL;
+	}
 	return open_common(f, err, err_len);
 }
 
@@ -603,6 +775,17 @@ struct cid_pcapfile *cid_pcapfile_open_mem(const uint8_t *p, size_t p_len, char 
 	f->mem_len = p_len;
 	f->buf = (uint8_t *)(uintptr_t)p; /* read-only use */
 	f->end = p_len;
+	if (gzip_magic(p, p_len)) {
+		f->mem = NULL;
+		f->start = f->end = 0;
+		f->cap = BUF_INITIAL;
+		f->buf = malloc(f->cap);
+		if (!f->buf || gz_start(f, p, p_len) < 0) {
+			snprintf(err, err_len, "out of memory");
+			cid_pcapfile_free(f);
+			return NULL;
+		}
+	}
 	return open_common(f, err, err_len);
 }
 
@@ -619,6 +802,11 @@ void cid_pcapfile_free(struct cid_pcapfile *f)
 		free(f->buf);
 		if (f->fd > 0)
 			close(f->fd);
+	}
+	if (f->gz) {
+		inflateEnd(&f->gz->z);
+		free(f->gz->in);
+		free(f->gz);
 	}
 	for (uint32_t i = 0; i < f->num_ifs; i++)
 		free(f->ifs[i].name);

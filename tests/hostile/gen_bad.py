@@ -17,9 +17,11 @@ Everything is built here from first principles (pcap per
 draft-ietf-opsawg-pcap, pcapng per draft-ietf-opsawg-pcapng, TLS per
 RFC 8446): no capture is copied.
 """
+import gzip
 import os
 import struct
 import sys
+import zlib
 
 SEC = 1700000000
 
@@ -302,6 +304,30 @@ def main():
     hello = records(client_hello_msg(sni=evil))
     write("sni-escapes-bytewise.pcap", pcap(tls_flow(42003, SEC * 10**9, hello, seg=1))[0], 0, 1, "-",
           "escapes in the SNI, one byte per segment")
+
+    # gzip-compressed captures (RFC 1952): whole, in two members, with bytes
+    # after them, a pcap error inside, the compressed stream cut and its CRC
+    # damaged. Offsets of pcap errors are in the decompressed data.
+    def gz(data):
+        return gzip.compress(data, compresslevel=6, mtime=0)
+    zgood = gz(good)
+    write("good.pcap.gz", zgood, 0, 3, "-", "gzip-compressed capture")
+    write("two-members.pcap.gz", gz(good[:offs[5] + 7]) + gz(good[offs[5] + 7:]), 0, 3, "-",
+          "gzip capture in two members, split inside a record")
+    write("trailing.pcap.gz", zgood + b"\0\0garbage", 0, 3, "-", "bytes after the gzip data")
+    at = offs[5]
+    write("trunc-hdr.pcap.gz", gz(good[:at + 9]), 1, flows_in(pk, 5), str(at),
+          "gzip capture truncated inside record header 6 (decompressed offset)")
+    for frac in (3, 2):
+        cut = len(zgood) // frac
+        avail = zlib.decompressobj(31).decompress(zgood[:cut])
+        k = sum(1 for o in offs[1:] if o <= len(avail))
+        write("gzcut%d.pcap.gz" % frac, zgood[:cut], 1, flows_in(pk, k), str(cut),
+              "gzip stream cut at compressed byte %d" % cut)
+    bad = bytearray(zgood)
+    bad[-6] ^= 0xFF  # in the CRC-32 trailer: every byte inflates, the check fails
+    write("badcrc.pcap.gz", bytes(bad), 1, 3, "-", "gzip trailer CRC damaged")
+    write("gzip-header-only.pcap.gz", zgood[:10], 1, 0, "-", "gzip header and nothing else")
 
     write_manifest(d, manifest)
     return 0

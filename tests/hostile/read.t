@@ -3,7 +3,9 @@
 # record boundary and mid-record, wrong magic, absurd lengths, zero-length
 # packets, time going backwards, pcapng with unknown blocks and bad block
 # lengths, pcapng truncated at every block boundary and inside every block,
-# ClientHellos with a 64 KiB SNI, 10000 extensions, escapes in the SNI. For each file: the exit status, an error message that names the file
+# ClientHellos with a 64 KiB SNI, 10000 extensions, escapes in the SNI,
+# gzip-compressed captures whole, cut, damaged and with bytes after them.
+# For each file: the exit status, an error message that names the file
 # and the offset, what came before the damage in the database, and no raw
 # ESC byte on stdout. Then a bad file and a good one in one run.
 # Environment: CALLERID (binary), TMPROOT (scratch dir).
@@ -142,5 +144,12 @@ if [ "$HAVE_SQLITE" = 1 ]; then
 	check "good + bad magic + missing + good: 6 flows stored" test "$(count_flows "$db")" = 6
 fi
 check "-q: no per-flow lines" test ! -s "$D/out"
+
+# gzip on standard input (tcpdump -w - | gzip | ...): as the plain file.
+"$CALLERID" read --no-db - <"$G/good.pcap.gz" >"$D/gzout" 2>"$D/err"
+check "gzip on standard input: exits 0" test "$?" = 0
+"$CALLERID" read --no-db "$G/good.pcap" >"$D/plainout" 2>/dev/null
+check "gzip on standard input: the same TLS lines as the plain file" cmp -s "$D/gzout" "$D/plainout"
+check "gzip on standard input: 3 TLS lines" test "$(grep -c 'sni=' "$D/gzout")" = 3
 
 echo "1..$n"

@@ -1,7 +1,8 @@
 /* test_pcapfile.c - the pcap/pcapng reader on hand-built files: both pcap
  * magics in both byte orders, pcapng blocks and options, several sections,
  * every kind of damage (error names offset and record; what came before is
- * delivered) and an every-prefix truncation sweep. */
+ * delivered), an every-prefix truncation sweep, and the same capture
+ * gzip-compressed (zlib's own deflate) whole, cut and damaged. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "callerid/pcapfile.h"
 
@@ -233,6 +235,7 @@ struct got {
 };
 
 static struct got G;
+static bool G_inflated; /* records live in the reader's buffer, not in p */
 
 static void read_all(const uint8_t *p, size_t n)
 {
@@ -253,7 +256,8 @@ static void read_all(const uint8_t *p, size_t n)
 		assert_true(G.num < MAX_RECS);
 		if (rec.caplen) {
 			assert_non_null(rec.data);
-			assert_true(rec.data >= p && rec.data + rec.caplen <= p + n);
+			if (!G_inflated)
+				assert_true(rec.data >= p && rec.data + rec.caplen <= p + n);
 			G.first[G.num] = rec.data[0];
 		}
 		assert_true(rec.wirelen >= rec.caplen);
@@ -488,6 +492,108 @@ static void test_pcap_prefix_sweep(void **state)
 			expect_error_at(bounds[complete], complete + 1, NULL);
 		}
 	}
+}
+
+/* ---- gzip --------------------------------------------------------------- */
+
+/* p[0..n) gzip-compressed (RFC 1952) into out, as one member, or two when
+ * split is inside; returns the compressed length. */
+static size_t gzip_of(const uint8_t *p, size_t n, size_t split, uint8_t *out, size_t cap)
+{
+	size_t done = 0;
+	for (int m = 0; m < 2; m++) {
+		size_t from = m ? split : 0, to = m || split >= n ? n : split;
+		z_stream z;
+		if (m && split >= n)
+			break;
+		memset(&z, 0, sizeof(z));
+		assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+		z.next_in = (Bytef *)(uintptr_t)(p + from);
+		z.avail_in = (uInt)(to - from);
+		z.next_out = out + done;
+		z.avail_out = (uInt)(cap - done);
+		assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+		done = cap - z.avail_out;
+		deflateEnd(&z);
+	}
+	return done;
+}
+
+static struct got plain;
+
+static void expect_plain_prefix(void)
+{
+	assert_true(G.num <= plain.num);
+	for (size_t i = 0; i < G.num; i++) {
+		assert_int_equal(G.r[i].caplen, plain.r[i].caplen);
+		assert_int_equal(G.r[i].ts_ns, plain.r[i].ts_ns);
+		if (G.r[i].caplen)
+			assert_int_equal(G.first[i], plain.first[i]);
+	}
+}
+
+/* A gzip-compressed capture reads as the plain one: whole, in two members,
+ * cut at every compressed byte (what inflated is delivered, then an error
+ * naming the compressed offset), with any byte damaged (no crash, an error
+ * or a clean end), and with bytes after it (a warning). */
+static void test_pcap_gzip(void **state)
+{
+	static uint8_t gz[4096], bad[4096 + 8];
+	size_t gzlen;
+	(void)state;
+	bld_reset(&B, true);
+	pcap_hdr(&B, 0xa1b2c3d4u, 65535, 1);
+	for (uint8_t i = 1; i <= 6; i++)
+		pcap_rec(&B, i, 5, 40u * i, 40u * i, i);
+	read_all(B.b, B.n);
+	plain = G;
+	assert_int_equal(plain.num, 6);
+	G_inflated = true;
+
+	gzlen = gzip_of(B.b, B.n, B.n, gz, sizeof(gz));
+	read_all(gz, gzlen);
+	assert_int_equal(G.rc, 0);
+	assert_int_equal(G.num, 6);
+	expect_plain_prefix();
+	assert_int_equal(G.offset, B.n); /* offsets are in the decompressed data */
+
+	for (size_t split = 1; split < B.n; split += 37) {
+		size_t len = gzip_of(B.b, B.n, split, bad, sizeof(bad));
+		read_all(bad, len);
+		assert_int_equal(G.rc, 0);
+		assert_int_equal(G.num, 6);
+		expect_plain_prefix();
+	}
+
+	for (size_t len = 0; len < gzlen; len++) {
+		read_all(gz, len);
+		assert_int_equal(G.rc, -1);
+		expect_plain_prefix();
+		if (len >= 2 && G.opened && !strstr(G.err, "gzip data truncated at compressed offset"))
+			fail_msg("cut at %zu: '%s'", len, G.err);
+	}
+
+	for (size_t i = 0; i < gzlen; i++) {
+		memcpy(bad, gz, gzlen);
+		bad[i] ^= 0x5a;
+		read_all(bad, gzlen);
+		if (G.rc == -1 && !G.err[0])
+			fail_msg("damage at %zu: error without a message", i);
+	}
+
+	memcpy(bad, gz, gzlen);
+	memcpy(bad + gzlen, "\0junk", 5);
+	read_all(bad, gzlen + 5);
+	assert_int_equal(G.rc, 0);
+	assert_int_equal(G.num, 6);
+	assert_int_equal(G.warnings, 1);
+	assert_non_null(strstr(G.warn, "after the gzip data"));
+
+	/* a pcap error inside: the decompressed offset and the record */
+	gzlen = gzip_of(B.b, B.n - 3, B.n, gz, sizeof(gz));
+	read_all(gz, gzlen);
+	expect_error_at(B.n - (16 + 240), 6, "of the decompressed data");
+	G_inflated = false;
 }
 
 /* ---- pcapng ------------------------------------------------------------- */
@@ -788,6 +894,7 @@ int main(void)
 		cmocka_unit_test(test_pcap_bad_fraction_warns),
 		cmocka_unit_test(test_pcap_errors),
 		cmocka_unit_test(test_pcap_prefix_sweep),
+		cmocka_unit_test(test_pcap_gzip),
 		cmocka_unit_test(test_pcapng_blocks),
 		cmocka_unit_test(test_pcapng_default_resolution),
 		cmocka_unit_test(test_pcapng_two_sections),
