@@ -31,6 +31,7 @@ struct cid_writer_opts {
 	int64_t rotate_sec;     /* -G: start a new file every this many seconds; 0 never */
 	unsigned ring;          /* -W: keep at most this many files (the oldest is removed); 0 no limit */
 	uint32_t snaplen;
+	const char *post_rotate; /* -z: run "CMD FILE" on each file closed by a rotation; NULL none */
 };
 
 struct cid_writer;
@@ -81,7 +82,17 @@ bool cid_writer_refused(const struct cid_writer *w);
 char *cid_writer_name(const struct cid_writer_opts *o, uint64_t idx, int64_t t_ns, char *buf,
 		      size_t buf_len);
 
-/* Flushes, closes and frees. NULL-safe. */
+/* -z commands: started, and ended with a failure (could not be run, or a
+ * non-zero exit or a signal; counted once reaped). cid_writer_reap()
+ * collects the ones that ended, without waiting. */
+uint64_t cid_writer_post_started(const struct cid_writer *w);
+uint64_t cid_writer_post_failed(const struct cid_writer *w);
+void cid_writer_reap(struct cid_writer *w);
+/* Waits up to timeout_ms for the -z commands still running; returns how
+ * many are left running (they are not killed). */
+unsigned cid_writer_wait_post(struct cid_writer *w, int timeout_ms);
+
+/* Flushes, closes and frees. NULL-safe. Does not wait for -z commands. */
 void cid_writer_free(struct cid_writer *w);
 
 #endif /* CID_WRITER_H */

@@ -13,12 +13,21 @@
  * reached the file: it cuts the file back to the last whole one (tcpdump
  * leaves half a packet at the end, which readers report as a truncated
  * file) and refuses further packets with an error naming the file.
+ *
+ * -z CMD (tcpdump's post-rotate command): each file a rotation closes is
+ * handed to "CMD FILE", started with posix_spawnp (the process has other
+ * threads: no fork) at the lowest priority, so that compressing does not
+ * take the capture's CPU; children are reaped as they end. As in tcpdump,
+ * the last file, closed by the end of the capture, is not handed over.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +41,9 @@
 #define WRITER_BUF (1u << 20)
 #define MAX_ENDS (WRITER_BUF / 16u + 16u) /* records in the buffer: 16 bytes at least */
 #define END_PKT 0x80000000u               /* marks a record that is a packet */
+#define MAX_POST 64u                      /* -z commands running at once */
+
+extern char **environ;
 
 struct wif {
 	int dlt;
@@ -59,6 +71,10 @@ struct cid_writer {
 	struct wif ifs[CID_WRITER_MAX_IFACES];
 	unsigned num_ifs;
 	char **ring_names;    /* the last o.ring file names, for removal */
+	char *post_copy;      /* o.post_rotate */
+	pid_t post[MAX_POST]; /* -z commands not reaped yet */
+	unsigned num_post;
+	uint64_t post_started, post_failed;
 	char err[CID_ERRBUF_SIZE];
 };
 
@@ -156,6 +172,10 @@ struct cid_writer *cid_writer_new(const struct cid_writer_opts *o, char *err, si
 	w->fd = -1;
 	w->o = *o;
 	w->path_copy = strdup(o->path);
+	if (o->post_rotate && !(w->post_copy = strdup(o->post_rotate))) {
+		free(w->path_copy);
+		w->path_copy = NULL;
+	}
 	w->buf = malloc(WRITER_BUF);
 	w->ends = malloc(MAX_ENDS * sizeof(*w->ends));
 	if (o->ring)
@@ -163,6 +183,7 @@ struct cid_writer *cid_writer_new(const struct cid_writer_opts *o, char *err, si
 	if (!w->path_copy || !w->buf || !w->ends || (o->ring && !w->ring_names))
 		goto oom;
 	w->o.path = w->path_copy;
+	w->o.post_rotate = w->post_copy;
 	if (!w->o.snaplen)
 		w->o.snaplen = 262144;
 	return w;
@@ -368,6 +389,62 @@ static int close_file(struct cid_writer *w)
 	return r;
 }
 
+void cid_writer_reap(struct cid_writer *w)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; i < w->num_post; i++) {
+		int st;
+		pid_t r = waitpid(w->post[i], &st, WNOHANG);
+		if (r == 0 || (r < 0 && errno == EINTR)) {
+			w->post[k++] = w->post[i]; /* still running */
+			continue;
+		}
+		if (r < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			w->post_failed++;
+	}
+	w->num_post = k;
+}
+
+/* Hands the file just closed to the -z command. */
+static void post_rotate(struct cid_writer *w, const char *file)
+{
+	char *argv[3];
+	pid_t pid;
+	int rc;
+	cid_writer_reap(w);
+	w->post_started++;
+	if (w->num_post == MAX_POST) {
+		/* MAX_POST commands still busy: this file stays as it is */
+		w->post_failed++;
+		return;
+	}
+	argv[0] = w->post_copy;
+	argv[1] = (char *)(uintptr_t)file;
+	argv[2] = NULL;
+	rc = posix_spawnp(&pid, w->post_copy, NULL, NULL, argv, environ);
+	if (rc != 0) {
+		w->post_failed++;
+		return;
+	}
+	(void)setpriority(PRIO_PROCESS, (id_t)pid, 19);
+	w->post[w->num_post++] = pid;
+}
+
+unsigned cid_writer_wait_post(struct cid_writer *w, int timeout_ms)
+{
+	struct timespec nap = {0, 10 * 1000 * 1000};
+	for (int waited = 0; w->num_post > 0 && waited < timeout_ms; waited += 10) {
+		cid_writer_reap(w);
+		if (w->num_post > 0)
+			nanosleep(&nap, NULL);
+	}
+	cid_writer_reap(w);
+	return w->num_post;
+}
+
+uint64_t cid_writer_post_started(const struct cid_writer *w) { return w->post_started; }
+uint64_t cid_writer_post_failed(const struct cid_writer *w) { return w->post_failed; }
+
 static int open_file(struct cid_writer *w, int64_t now_ns)
 {
 	int fd;
@@ -432,7 +509,13 @@ int cid_writer_packet(struct cid_writer *w, unsigned iface, int64_t ts_ns, const
 	/* Rotation (tcpdump -C / -G): never leave a file with only a header. */
 	if ((w->o.rotate_bytes && w->cur_bytes + rec > w->o.rotate_bytes && w->cur_bytes > 256) ||
 	    (w->o.rotate_sec && ts_ns - w->file_start_ns >= w->o.rotate_sec * 1000000000LL)) {
-		if (close_file(w) < 0 || open_file(w, ts_ns) < 0)
+		char closed[sizeof(w->cur)];
+		memcpy(closed, w->cur, sizeof(closed));
+		if (close_file(w) < 0)
+			return -CID_EIO;
+		if (w->post_copy)
+			post_rotate(w, closed);
+		if (open_file(w, ts_ns) < 0)
 			return -CID_EIO;
 	}
 	if (caplen > w->o.snaplen)
@@ -523,5 +606,6 @@ void cid_writer_free(struct cid_writer *w)
 	free(w->buf);
 	free(w->ends);
 	free(w->path_copy);
+	free(w->post_copy);
 	free(w);
 }

@@ -43,6 +43,7 @@
 #define TICK_NS 1000000000LL
 #define FILTER_MAX 16384
 #define ATTRIB_TIMEOUT_MS 1   /* ring block timeout with live attribution */
+#define POST_WAIT_MS 10000    /* at the end, for -z commands still running */
 /* Capabilities kept after -Z: none, in any set (bounding and ambient
  * included). Live attribution is turned off with -Z, since it needs
  * CAP_NET_ADMIN (conntrack, sock_diag in other namespaces), CAP_SYS_PTRACE
@@ -96,13 +97,15 @@ struct cap_ctx {
 	struct cid_live_stats last_st;
 	struct cid_attrib *attrib;          /* NULL: --no-attrib, -Z, or unavailable */
 	struct cid_attrib_track *atr;
+	const char *zcmd;      /* -z */
+	unsigned post_left;    /* -z commands still running at the end */
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: callerid capture [-i IFACE]... [-e ENDPOINT]... [--imds|--no-imds] [--dns] [-f BPF]\n"
-		"                        [-w FILE [-C MB] [-G SEC] [-W N]] [-c COUNT] [-s SNAPLEN]\n"
+		"                        [-w FILE [-C MB] [-G SEC] [-W N] [-z CMD]] [-c COUNT] [-s SNAPLEN]\n"
 		"                        [-B KiB] [-Z USER] [--no-attrib] [--db FILE] [-q] [-v]\n"
 		"                        [--stream-cap BYTES] [--flow-mem BYTES] [--max-flows N] [--idle SEC]\n"
 		"                        [--immediate]\n"
@@ -115,6 +118,7 @@ static void usage(FILE *f)
 		"  -f BPF       ANDed with the endpoint filter; -v prints the result\n"
 		"  -w FILE      also write the packets (pcapng if FILE ends in .pcapng)\n"
 		"  -C MB -G SEC -W N   rotate by size (10^6 bytes), by time, keep N files\n"
+		"  -z CMD       run \"CMD FILE\" on each file a rotation closes (-z gzip)\n"
 		"  -Z USER      drop root after opening the capture, database and -w file\n"
 		"  --immediate  hand each packet over at once (more CPU; default: within 100 ms)\n");
 }
@@ -337,6 +341,8 @@ static void tick(struct cap_ctx *c, int64_t now)
 	}
 	if (c->wr && !c->writer_failed && cid_writer_flush(c->wr) < 0)
 		note_writer_failure(c);
+	if (c->wr)
+		cid_writer_reap(c->wr);
 	fflush(stdout);
 }
 
@@ -377,6 +383,10 @@ static void summary(const struct cap_ctx *c, const struct cid_live_stats *ls)
 			cid_writer_path(c->wr));
 	if (c->wr && c->writer_failed)
 		fprintf(stderr, "  -w stopped: %s\n", cid_writer_error(c->wr));
+	if (c->wr && cid_writer_post_started(c->wr))
+		fprintf(stderr, "  -z %s: %llu file(s) handed over, %llu failed, %u still running\n", c->zcmd,
+			(unsigned long long)cid_writer_post_started(c->wr),
+			(unsigned long long)cid_writer_post_failed(c->wr), c->post_left);
 }
 
 /* -Z: give the database and the -w file to USER, then become USER keeping
@@ -488,7 +498,7 @@ int cid_cmd_capture(int argc, char **argv)
 	static struct cid_net nets[CID_FILTER_MAX_NETS];
 	const char *ifnames[CID_LIVE_MAX_IFACES];
 	size_t num_if = 0, num_nets = 0;
-	const char *user_expr = NULL, *db_opt = NULL, *wpath = NULL, *zuser = NULL, *db_path;
+	const char *user_expr = NULL, *db_opt = NULL, *wpath = NULL, *zuser = NULL, *zcmd = NULL, *db_path;
 	uint64_t cmb = 0, gsec = 0, wring = 0, count = 0, snaplen = 262144, bufkib = 32768, v;
 	int verbose = 0, opt, status = 0, immediate = -1;
 	bool no_attrib = false, dns = false;
@@ -507,7 +517,7 @@ int cid_cmd_capture(int argc, char **argv)
 	cid_addr_parse(&c.imds_addr, CID_IMDS_ADDR);
 	cid_engine_config_default(&cfg);
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "i:e:f:w:C:G:W:c:s:B:Z:qvh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "i:e:f:w:C:G:W:z:c:s:B:Z:qvh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
 			if (num_if >= CID_LIVE_MAX_IFACES) {
@@ -524,6 +534,7 @@ int cid_cmd_capture(int argc, char **argv)
 			break;
 		case 'f': user_expr = optarg; break;
 		case 'w': wpath = optarg; break;
+		case 'z': zcmd = optarg; break;
 		case 'C':
 			if (!parse_u64(optarg, 1, 1000000, &cmb)) {
 				cid_cli_err("capture", "-C must be 1..1000000 (MB)");
@@ -611,8 +622,16 @@ int cid_cmd_capture(int argc, char **argv)
 		cid_cli_err("capture", "unexpected argument '%s' (the filter goes in -f)", argv[optind]);
 		return 2;
 	}
-	if ((cmb || gsec || wring) && !wpath) {
-		cid_cli_err("capture", "-C, -G and -W need -w FILE");
+	if ((cmb || gsec || wring || zcmd) && !wpath) {
+		cid_cli_err("capture", "-C, -G, -W and -z need -w FILE");
+		return 2;
+	}
+	if (zcmd && (!cmb && !gsec)) {
+		cid_cli_err("capture", "-z needs -C or -G (it runs on each file a rotation closes)");
+		return 2;
+	}
+	if (zcmd && !zcmd[0]) {
+		cid_cli_err("capture", "-z needs a command");
 		return 2;
 	}
 	if (wring && !cmb && !gsec) {
@@ -697,6 +716,8 @@ int cid_cmd_capture(int argc, char **argv)
 		wo.rotate_sec = (int64_t)gsec;
 		wo.ring = (unsigned)wring;
 		wo.snaplen = (uint32_t)snaplen;
+		wo.post_rotate = zcmd;
+		c.zcmd = zcmd;
 		c.wr = cid_writer_new(&wo, err, sizeof(err));
 		if (!c.wr) {
 			cid_cli_err("capture", "-w: %s", err);
@@ -851,6 +872,9 @@ int cid_cmd_capture(int argc, char **argv)
 		note_writer_failure(&c);
 	if (c.writer_failed)
 		status = 1;
+	/* the files already rotated are being compressed: let that finish */
+	if (c.wr)
+		c.post_left = cid_writer_wait_post(c.wr, POST_WAIT_MS);
 	fflush(stdout);
 	summary(&c, &ls);
 	if (c.attrib)

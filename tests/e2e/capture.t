@@ -3,7 +3,8 @@
 # (scripts/lab.sh): every TLS connection from a pod (through SNAT) and from
 # the node itself is recorded with the same flows, SNI and request bursts
 # as `tcpdump -w` of the same traffic read back by `callerid read`; 0 drops;
-# the -w file holds what was captured; -G/-W rotate; SIGINT commits
+# the -w file holds what was captured; -G/-W rotate; -z gzip compresses
+# each rotated file, and read takes them back; SIGINT commits
 # everything and exits 0; a flow still open is in the database; kill -9
 # leaves an intact database; -Z runs the capture as another user.
 # TAP on stdout; needs root (skips otherwise). Run from the repo root.
@@ -140,6 +141,30 @@ if cap_start cap2 $EPS -q --db "$W/rot.db" -w "$W/rot.pcapng" -G 1 -W 2; then
 else
 	not_ok "rotation capture started"
 fi
+
+# ---- 2b. -z gzip: each file a rotation closes is compressed ------------------
+if cap_start cap2z $EPS -q --db "$W/rotz.db" -w "$W/rotz.pcap" -G 1 -z gzip; then
+	$POD python3 scripts/tls_client.py --connect 10.203.0.10 --sni "$SNI" --cafile "$W/cert.pem" --requests 8 \
+		--pause 0.5 >/dev/null 2>&1
+	sleep 0.5
+	cap_stop INT
+	LOGZ=$(lab_state)/cap2z.log
+	t "-z gzip: exit 0, no command failed" sh -c "[ $CAP_RC = 0 ] && grep -q -- '-z gzip: .* handed over, 0 failed, 0 still running' '$LOGZ'"
+	t "-z gzip: the rotated files are .gz, only the last one is not" \
+		sh -c "[ \$(ls '$W' | grep -c '^rotz.*\\.pcap\\.gz\$') -ge 2 ] && [ \$(ls '$W' | grep -c '^rotz.*\\.pcap\$') = 1 ]"
+	t "-z gzip: every .gz is whole (gzip -t)" sh -c "for f in '$W'/rotz*.pcap.gz; do gzip -t \"\$f\" || exit 1; done"
+	captured=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$LOGZ")
+	"$CALLERID" read -q --db "$W/rotz-read.db" "$W"/rotz*.pcap* >/dev/null 2>"$W/rotz-read.err"
+	read_pkts=$(awk '$2 ~ /^[0-9]+$/ && $3 == "packets," { s += $2 } END { print s + 0 }' "$W/rotz-read.err")
+	t "-z gzip: callerid read takes the .gz and the last file back: $captured packets" \
+		test "$read_pkts" = "$captured"
+	t "-z gzip: ... and the one TLS connection" \
+		test "$(sqlite3 "$W/rotz-read.db" 'SELECT count(DISTINCT client_random) FROM tls')" = 1
+else
+	not_ok "-z capture started"
+fi
+"$CALLERID" capture -w "$W/x.pcap" -z gzip --db "$W/x.db" >/dev/null 2>"$W/z.err"
+t "-z without -C or -G is a usage error (2)" sh -c "[ $? = 2 ] && grep -q -- '-z needs -C or -G' '$W/z.err'"
 
 # ---- 3. kill -9: an open flow is already committed; the database is intact --
 if cap_start cap3 $EPS -q --db "$W/kill.db"; then

@@ -325,6 +325,56 @@ static void test_rotate_time(void **state)
 	assert_int_equal(count_files("tm"), 4);
 }
 
+/* -z: each file a rotation closes goes to "CMD FILE"; the last does not. */
+static void post_rotate_run(const char *cmd, const char *name, uint64_t want_failed)
+{
+	struct cid_writer_opts o;
+	struct cid_writer *w;
+	char err[256], path[512];
+	uint8_t pkt[10] = {0};
+	snprintf(path, sizeof(path), "%s/%s.pcap", dir, name);
+	cid_writer_opts_default(&o, path);
+	o.rotate_sec = 1;
+	o.post_rotate = cmd;
+	w = cid_writer_new(&o, err, sizeof(err));
+	assert_non_null(w);
+	assert_int_equal(cid_writer_add_iface(w, CID_DLT_EN10MB, "eth0"), 0);
+	for (int64_t s = 0; s < 4; s++)
+		assert_int_equal(cid_writer_packet(w, 0, s * 1000000000LL, pkt, sizeof(pkt), sizeof(pkt)), 0);
+	assert_int_equal(cid_writer_files(w), 4);
+	assert_int_equal(cid_writer_wait_post(w, 20000), 0);
+	assert_int_equal(cid_writer_post_started(w), 3);
+	assert_int_equal(cid_writer_post_failed(w), want_failed);
+	cid_writer_free(w);
+}
+
+static void test_post_rotate(void **state)
+{
+	char path[512], err[256];
+	(void)state;
+	post_rotate_run("gzip", "pz", 0);
+	assert_int_equal(count_files("pz"), 4);
+	for (unsigned k = 0; k < 4; k++) {
+		struct cid_pcapfile *f;
+		struct cid_pcap_rec rec;
+		if (k < 3)
+			snprintf(path, sizeof(path), k ? "%s/pz%u.pcap.gz" : "%s/pz.pcap.gz", dir, k);
+		else
+			snprintf(path, sizeof(path), "%s/pz3.pcap", dir); /* the last file stays */
+		f = cid_pcapfile_open(path, err, sizeof(err));
+		if (!f)
+			fail_msg("%s", err);
+		assert_int_equal(cid_pcapfile_next(f, &rec), 1);
+		assert_int_equal(cid_pcapfile_next(f, &rec), 0);
+		cid_pcapfile_free(f);
+	}
+	/* a command that cannot be run, one that fails: counted, files kept */
+	post_rotate_run("/nonexistent/callerid-z", "pn", 3);
+	assert_int_equal(count_files("pn"), 4);
+	post_rotate_run("false", "pf", 3);
+	assert_int_equal(count_files("pf"), 4);
+}
+
 static void test_bad_options(void **state)
 {
 	struct cid_writer_opts o;
@@ -362,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_rotate_ring),
 		cmocka_unit_test(test_rotate_time),
+		cmocka_unit_test(test_post_rotate),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_unwritable),
 		cmocka_unit_test(test_full_disk),
