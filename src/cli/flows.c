@@ -27,6 +27,7 @@ static const char usage_text[] =
 	"  --since T       flows still active at or after T\n"
 	"  --until T       flows that started at or before T\n"
 	"                  (T: ISO-8601 UTC like 2024-01-02T03:04:05Z, or epoch seconds)\n"
+	"  --community-id ID  the flow with this Community ID v1 (Zeek's, Suricata's)\n"
 	"  --tls-only      only flows where TLS was seen\n"
 	"  --limit N       at most N rows\n"
 	"  --format F      table (default), json (one object per line) or csv\n"
@@ -35,17 +36,17 @@ static const char usage_text[] =
 static const char *const cols[] = {
 	"id",    "first", "client", "server",   "proto", "sni",      "version",   "cipher",
 	"group", "alpn",  "ja3_hash", "ja4",    "requests", "c2s_bytes", "s2c_bytes", "end",
-	"ja4_r", "ja4_o", "ja4_ro",
+	"ja4_r", "ja4_o", "ja4_ro", "community_id",
 };
 #define NUM_COLS (sizeof(cols) / sizeof(cols[0]))
-#define NUM_TABLE_COLS (NUM_COLS - 3) /* JA4's other forms: json and csv only */
+#define NUM_TABLE_COLS (NUM_COLS - 4) /* JA4's other forms, Community ID: json and csv only */
 
-/* Filters are ?1..?7; a NULL parameter disables its test. */
+/* Filters are ?1..?8; a NULL parameter disables its test. */
 static const char query[] =
 	"SELECT f.id, f.first_us, f.client_ip, f.client_port, f.server_ip, f.server_port,"
 	" f.proto, t.sni, t.version, t.cipher, t.\"group\", t.alpn, t.ja3_hash, t.ja4,"
 	" (SELECT count(*) FROM request r WHERE r.flow_id = f.id),"
-	" f.c2s_bytes, f.s2c_bytes, f.end_reason, t.offered_ciphers, t.extensions, t.sig_algs"
+	" f.c2s_bytes, f.s2c_bytes, f.end_reason, t.offered_ciphers, t.extensions, t.sig_algs, f.community_id"
 	" FROM flow f LEFT JOIN tls t ON t.flow_id = f.id"
 	" WHERE (?1 IS NULL OR lower(t.sni) GLOB lower(?1))"
 	" AND (?2 IS NULL OR f.server_ip = ?2)"
@@ -53,12 +54,14 @@ static const char query[] =
 	" AND (?4 IS NULL OR coalesce(f.last_us, f.first_us) >= ?4)"
 	" AND (?5 IS NULL OR f.first_us <= ?5)"
 	" AND (?6 = 0 OR t.flow_id IS NOT NULL)"
+	" AND (?8 IS NULL OR f.community_id = ?8)"
 	" ORDER BY f.first_us, f.id"
 	" LIMIT ?7";
 
 struct opts {
 	const char *db;
 	const char *sni;
+	const char *community_id;
 	char server[CID_ADDRSTRLEN], client[CID_ADDRSTRLEN];
 	bool have_server, have_client;
 	int64_t since, until;
@@ -69,7 +72,7 @@ struct opts {
 };
 
 enum { OPT_DB = 256, OPT_SNI, OPT_SERVER, OPT_CLIENT, OPT_SINCE, OPT_UNTIL, OPT_TLS_ONLY,
-       OPT_LIMIT, OPT_FORMAT };
+       OPT_LIMIT, OPT_FORMAT, OPT_COMMUNITY_ID };
 
 static const struct option long_opts[] = {
 	{"db", required_argument, NULL, OPT_DB},
@@ -79,6 +82,7 @@ static const struct option long_opts[] = {
 	{"since", required_argument, NULL, OPT_SINCE},
 	{"until", required_argument, NULL, OPT_UNTIL},
 	{"tls-only", no_argument, NULL, OPT_TLS_ONLY},
+	{"community-id", required_argument, NULL, OPT_COMMUNITY_ID},
 	{"limit", required_argument, NULL, OPT_LIMIT},
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"help", no_argument, NULL, 'h'},
@@ -166,6 +170,9 @@ static int parse_opts(struct opts *o, int argc, char **argv)
 			break;
 		case OPT_TLS_ONLY:
 			o->tls_only = true;
+			break;
+		case OPT_COMMUNITY_ID:
+			o->community_id = optarg;
 			break;
 		case OPT_LIMIT:
 			if (!parse_limit(optarg, &o->limit))
@@ -312,6 +319,7 @@ static int list_flows(struct cid_store *s, const struct opts *o)
 	bind_opt_int(st, 5, o->until, o->have_until);
 	sqlite3_bind_int(st, 6, o->tls_only);
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)o->limit);
+	bind_opt_text(st, 8, o->community_id, o->community_id != NULL);
 	t = cid_table_new(stdout, o->fmt, cols, o->fmt == CID_FMT_TABLE ? NUM_TABLE_COLS : NUM_COLS);
 	if (!t) {
 		cid_cli_err("flows", "out of memory");
@@ -329,8 +337,10 @@ static int list_flows(struct cid_store *s, const struct opts *o)
 		int_cell(t, st, 15);
 		int_cell(t, st, 16);
 		text_cell(t, st, 17);
-		if (o->fmt != CID_FMT_TABLE)
+		if (o->fmt != CID_FMT_TABLE) {
 			ja4_cells(t, st);
+			text_cell(t, st, 21);
+		}
 		cid_table_end_row(t);
 	}
 	if (rc != SQLITE_DONE) {

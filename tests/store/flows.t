@@ -68,7 +68,7 @@ else
 		"$D/json"
 	"$CALLERID" flows --db "$DB" --format csv >"$D/csv"
 	check "csv header" test "$(head -1 "$D/csv")" = \
-		"id,first,client,server,proto,sni,version,cipher,group,alpn,ja3_hash,ja4,requests,c2s_bytes,s2c_bytes,end,ja4_r,ja4_o,ja4_ro"
+		"id,first,client,server,proto,sni,version,cipher,group,alpn,ja3_hash,ja4,requests,c2s_bytes,s2c_bytes,end,ja4_r,ja4_o,ja4_ro,community_id"
 	"$CALLERID" flows --db "$DB" --format table >"$D/table"
 	check "table header" grep -q '^id  *first  *client  *server' "$D/table"
 	check "--sni glob, case-insensitive" \
@@ -90,6 +90,13 @@ if "$CALLERID" read -q --db "$DB2" captures/tls12-sll2.pcap >/dev/null 2>"$D/err
 		grep -q '"ja4":"t12d020700_[^"]*".*"ja4_r":"t12d020700_00ff,c02f_000a,' "$D/forms"
 	check "json: ja4_ro has them in the client's order, SNI kept" \
 		grep -q '"ja4_ro":"t12d020700_c02f,00ff_0000,' "$D/forms"
+	# the Community ID of this flow (Zeek, Suricata and tshark compute it too)
+	cid=1:t3iwpPBLvuHHfQJnj10c0yMqDUw=
+	check "json: community_id" grep -q "\"community_id\":\"$cid\"" "$D/forms"
+	check "--community-id finds its flow" \
+		test "$("$CALLERID" flows --db "$DB2" --format json --community-id "$cid" | wc -l)" -eq 1
+	check "--community-id of another flow finds none" \
+		test "$("$CALLERID" flows --db "$DB2" --format json --community-id 1:AAAAAAAAAAAAAAAAAAAAAAAAAAA= | wc -l)" -eq 0
 	python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE tls SET extensions = ?", ("00zz,0017",)); c.commit()' "$DB2"
 	"$CALLERID" flows --db "$DB2" --format json >"$D/forms" 2>"$D/err"
 	check "a hand-edited list: exit 0, nothing on stderr" test "$?" = 0 -a ! -s "$D/err"
@@ -97,6 +104,7 @@ if "$CALLERID" read -q --db "$DB2" captures/tls12-sll2.pcap >/dev/null 2>"$D/err
 		grep -q '"ja4":"t12d020700_[^"]*".*"ja4_r":null,"ja4_o":null,"ja4_ro":null' "$D/forms"
 else
 	for t in "json: ja4_r has the sorted ciphers after JA4_a" "json: ja4_ro has them in the client's order, SNI kept" \
+		"json: community_id" "--community-id finds its flow" "--community-id of another flow finds none" \
 		"a hand-edited list: exit 0, nothing on stderr" "a hand-edited list: null forms, ja4 kept"; do
 		check "$t" false
 	done
