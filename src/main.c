@@ -26,6 +26,7 @@ static const struct cmd cmds[] = {
 	{"timeline", cid_cmd_timeline, "one time-ordered story per owner (text, JSON, HTML)"},
 	{"correlate", cid_cmd_correlate, "name the pod or process behind each CloudTrail event"},
 	{"k8s", cid_cmd_k8s, "load kubectl get pods/nodes -o json snapshots"},
+	{"merge", cid_cmd_merge, "copy other callerid databases (one per node) into this one"},
 };
 
 static void usage(FILE *f)

@@ -20,6 +20,7 @@ int cid_cmd_timeline(int argc, char **argv);
 int cid_cmd_correlate(int argc, char **argv);
 int cid_cmd_capture(int argc, char **argv);
 int cid_cmd_k8s(int argc, char **argv);
+int cid_cmd_merge(int argc, char **argv);
 
 /* Shared option helpers (src/cli/common.c). */
 /* The database path: --db value, else $CALLERID_DB, else ./callerid.db. */

@@ -83,4 +83,20 @@ void cid_flow_fp_free(struct cid_flow_fp *fp);
 int cid_store_put_flow_fp(struct cid_store *s, int64_t capture_id, struct cid_flow *f,
 			  const char *ifaces_text, const struct cid_flow_fp *fp);
 
+/* What cid_store_merge() copied; *_known: rows the database already had
+ * (events by eventID, identical snapshot rows), not copied again. */
+struct cid_merge_stats {
+	uint64_t captures, flows, tls, requests, nat_links, owners, http, dns;
+	uint64_t events, events_known, pods, pods_known, nodes, nodes_known;
+};
+
+/* Copies the callerid database at src_path (opened read-only, never
+ * written; an older schema is fine, a newer one is refused) into s, whose
+ * file is dst_path: ids move past the ones already here, events are kept
+ * once by eventID, snapshot rows already here are skipped, and the
+ * correlator's attribution rows are left behind (correlate remakes them).
+ * All of it or nothing: 0, or a negative CID_E* with cid_store_errmsg()
+ * naming src_path, and s as it was. */
+int cid_store_merge(struct cid_store *s, const char *dst_path, const char *src_path, struct cid_merge_stats *st);
+
 #endif /* CID_STORE_H */

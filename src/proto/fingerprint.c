@@ -407,7 +407,7 @@ bool cid_ja4_hex_list(const uint8_t *text, size_t len, uint16_t *out, size_t cap
 				d = (unsigned)(p[i] - 'a' + 10);
 			else
 				return false;
-			v = (uint16_t)(v << 4 | d);
+			v = (uint16_t)((unsigned)v << 4 | d);
 		}
 		if (*n == cap)
 			return false;
