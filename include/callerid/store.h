@@ -83,6 +83,12 @@ void cid_flow_fp_free(struct cid_flow_fp *fp);
 int cid_store_put_flow_fp(struct cid_store *s, int64_t capture_id, struct cid_flow *f,
 			  const char *ifaces_text, const struct cid_flow_fp *fp);
 
+/* Deletes up to max_flows flows that ended before before_us (their last
+ * packet), with their TLS rows, bursts, owners, HTTP rows and NAT links,
+ * and the DNS rows older than before_us; *flows: how many went. Joins the
+ * write batch. 0 or -CID_EDB (the store stops, as for any failed write). */
+int cid_store_expire(struct cid_store *s, int64_t before_us, unsigned max_flows, uint64_t *flows);
+
 /* What cid_store_merge() copied; *_known: rows the database already had
  * (events by eventID, identical snapshot rows), not copied again. */
 struct cid_merge_stats {

@@ -44,6 +44,7 @@
 #define FILTER_MAX 16384
 #define ATTRIB_TIMEOUT_MS 1   /* ring block timeout with live attribution */
 #define POST_WAIT_MS 10000    /* at the end, for -z commands still running */
+#define EXPIRE_BATCH 20000u   /* flows one --retain pass deletes at most */
 /* Capabilities kept after -Z: none, in any set (bounding and ambient
  * included). Live attribution is turned off with -Z, since it needs
  * CAP_NET_ADMIN (conntrack, sock_diag in other namespaces), CAP_SYS_PTRACE
@@ -98,6 +99,9 @@ struct cap_ctx {
 	struct cid_attrib *attrib;          /* NULL: --no-attrib, -Z, or unavailable */
 	struct cid_attrib_track *atr;
 	const char *zcmd;      /* -z */
+	int64_t retain_us;     /* --retain; 0: keep everything */
+	int64_t next_expire;   /* when the next --retain pass runs (ns) */
+	uint64_t expired;      /* flows deleted by --retain */
 	unsigned post_left;    /* -z commands still running at the end */
 };
 
@@ -108,7 +112,7 @@ static void usage(FILE *f)
 		"                        [-w FILE [-C MB] [-G SEC] [-W N] [-z CMD]] [-c COUNT] [-s SNAPLEN]\n"
 		"                        [-B KiB] [-Z USER] [--no-attrib] [--db FILE] [-q] [-v]\n"
 		"                        [--stream-cap BYTES] [--flow-mem BYTES] [--max-flows N] [--idle SEC]\n"
-		"                        [--immediate]\n"
+		"                        [--immediate] [--retain DURATION]\n"
 		"  Captures live (default interface: any) and records flows with TLS metadata and\n"
 		"  request bursts, committed every second; one line per new TLS flow, IMDS\n"
 		"  request and drop report. SIGINT/SIGTERM/SIGHUP end the capture cleanly.\n"
@@ -120,7 +124,8 @@ static void usage(FILE *f)
 		"  -C MB -G SEC -W N   rotate by size (10^6 bytes), by time, keep N files\n"
 		"  -z CMD       run \"CMD FILE\" on each file a rotation closes (-z gzip)\n"
 		"  -Z USER      drop root after opening the capture, database and -w file\n"
-		"  --immediate  hand each packet over at once (more CPU; default: within 100 ms)\n");
+		"  --immediate  hand each packet over at once (more CPU; default: within 100 ms)\n"
+		"  --retain D   keep only the flows of the last D (30m, 6h, 2d) in the database\n");
 }
 
 static int64_t now_ns(void)
@@ -307,6 +312,13 @@ static void on_packet(void *ctx, const struct cid_live_pkt *lp)
 		c->done = true;
 }
 
+/* --retain passes: every minute, or every half retention when shorter. */
+static int64_t expire_every(int64_t retain_us)
+{
+	int64_t half_ns = retain_us * 500;
+	return half_ns < 60 * 1000000000LL ? (half_ns < 1000000000LL ? 1000000000LL : half_ns) : 60 * 1000000000LL;
+}
+
 /* The 1 s timer: expire, rewrite changed open flows, commit, flush -w,
  * statistics and drop reports. */
 static void tick(struct cap_ctx *c, int64_t now)
@@ -334,6 +346,16 @@ static void tick(struct cap_ctx *c, int64_t now)
 				(unsigned long long)(st.if_dropped - c->last_st.if_dropped));
 		}
 		c->last_st = st;
+	}
+	if (c->retain_us && c->store && !c->store_failed && now >= c->next_expire) {
+		uint64_t gone = 0;
+		if (cid_store_expire(c->store, now / 1000 - c->retain_us, EXPIRE_BATCH, &gone) < 0) {
+			c->store_failed = 1;
+			snprintf(c->store_err, sizeof(c->store_err), "%s", cid_store_errmsg(c->store));
+		}
+		c->expired += gone;
+		/* a full pass: go on at the next tick; else wait a while */
+		c->next_expire = now + (gone == EXPIRE_BATCH ? 0 : expire_every(c->retain_us));
 	}
 	if (c->store && !c->store_failed && cid_store_flush(c->store) < 0) {
 		c->store_failed = 1;
@@ -383,6 +405,8 @@ static void summary(const struct cap_ctx *c, const struct cid_live_stats *ls)
 			cid_writer_path(c->wr));
 	if (c->wr && c->writer_failed)
 		fprintf(stderr, "  -w stopped: %s\n", cid_writer_error(c->wr));
+	if (c->retain_us)
+		fprintf(stderr, "  flows deleted by --retain: %llu\n", (unsigned long long)c->expired);
 	if (c->wr && cid_writer_post_started(c->wr))
 		fprintf(stderr, "  -z %s: %llu file(s) handed over, %llu failed, %u still running\n", c->zcmd,
 			(unsigned long long)cid_writer_post_started(c->wr),
@@ -483,6 +507,28 @@ static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return true;
 }
 
+/* --retain: N seconds, or N followed by s, m, h or d; 1 s to 366 days. */
+static bool parse_duration(const char *s, int64_t *us)
+{
+	char num[32];
+	size_t n = s ? strlen(s) : 0;
+	uint64_t v, mult = 1;
+	if (n == 0 || n >= sizeof(num))
+		return false;
+	memcpy(num, s, n + 1);
+	switch (num[n - 1]) {
+	case 's': mult = 1; num[--n] = '\0'; break;
+	case 'm': mult = 60; num[--n] = '\0'; break;
+	case 'h': mult = 3600; num[--n] = '\0'; break;
+	case 'd': mult = 86400; num[--n] = '\0'; break;
+	default: break;
+	}
+	if (!parse_u64(num, 1, 366u * 86400u, &v) || v * mult > 366u * 86400u)
+		return false;
+	*us = (int64_t)(v * mult) * 1000000;
+	return true;
+}
+
 int cid_cmd_capture(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -493,6 +539,7 @@ int cid_cmd_capture(int argc, char **argv)
 		{"flow-mem", required_argument, NULL, 'T'},
 		{"idle", required_argument, NULL, 'I'},      {"help", no_argument, NULL, 'h'},
 		{"immediate", no_argument, NULL, 'P'},       {"no-immediate", no_argument, NULL, 'Q'},
+		{"retain", required_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	static struct cid_net nets[CID_FILTER_MAX_NETS];
@@ -606,6 +653,12 @@ int cid_cmd_capture(int argc, char **argv)
 				return 2;
 			}
 			cfg.max_flows = (size_t)v;
+			break;
+		case 'R':
+			if (!parse_duration(optarg, &c.retain_us)) {
+				cid_cli_err("capture", "--retain must be a duration: 90, 90s, 30m, 6h, 2d (at most 366d)");
+				return 2;
+			}
 			break;
 		case 'I':
 			if (!parse_u64(optarg, 1, 86400, &v)) {

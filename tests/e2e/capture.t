@@ -4,7 +4,8 @@
 # the node itself is recorded with the same flows, SNI and request bursts
 # as `tcpdump -w` of the same traffic read back by `callerid read`; 0 drops;
 # the -w file holds what was captured; -G/-W rotate; -z gzip compresses
-# each rotated file, and read takes them back; SIGINT commits
+# each rotated file, and read takes them back; --retain keeps only the
+# last flows; SIGINT commits
 # everything and exits 0; a flow still open is in the database; kill -9
 # leaves an intact database; -Z runs the capture as another user.
 # TAP on stdout; needs root (skips otherwise). Run from the repo root.
@@ -163,6 +164,33 @@ if cap_start cap2z $EPS -q --db "$W/rotz.db" -w "$W/rotz.pcap" -G 1 -z gzip; the
 else
 	not_ok "-z capture started"
 fi
+# ---- 2c. --retain: the database keeps the flows of the last seconds only -----
+if cap_start cap2r $EPS -q --db "$W/ret.db" --retain 2; then
+	$POD python3 scripts/tls_client.py --connect 10.203.0.10 --sni "$SNI" --cafile "$W/cert.pem" --requests 2 \
+		>/dev/null 2>&1
+	sleep 6
+	$POD python3 scripts/tls_client.py --connect 10.203.0.11 --sni "$SNI" --cafile "$W/cert.pem" --requests 2 \
+		>/dev/null 2>&1
+	sleep 0.5
+	cap_stop INT
+	t "--retain 2: exit 0, the summary counts the flows deleted" \
+		sh -c "[ $CAP_RC = 0 ] && grep -q 'flows deleted by --retain: [1-9]' '$(lab_state)/cap2r.log'"
+	t "--retain 2: the first connection's flows (pod and SNAT) are gone" \
+		test "$(sqlite3 "$W/ret.db" "SELECT count(*) FROM flow WHERE server_ip = '10.203.0.10'")" = 0
+	t "--retain 2: the last connection's flows are kept, with TLS rows and bursts" \
+		test "$(sqlite3 "$W/ret.db" "SELECT count(DISTINCT f.id) || ',' || count(DISTINCT t.flow_id) || ',' ||
+			(count(r.id) > 0) FROM flow f LEFT JOIN tls t ON t.flow_id = f.id LEFT JOIN request r
+			ON r.flow_id = f.id WHERE f.server_ip = '10.203.0.11'")" = 2,2,1
+	t "--retain 2: no TLS row, burst or owner without its flow" \
+		test "$(sqlite3 "$W/ret.db" "SELECT (SELECT count(*) FROM tls WHERE flow_id NOT IN (SELECT id FROM flow))
+			+ (SELECT count(*) FROM request WHERE flow_id NOT IN (SELECT id FROM flow))
+			+ (SELECT count(*) FROM owner WHERE flow_id NOT IN (SELECT id FROM flow))")" = 0
+else
+	not_ok "--retain capture started"
+fi
+"$CALLERID" capture --retain 5x --db "$W/x.db" >/dev/null 2>&1
+t "--retain with a bad duration is a usage error (2)" test $? = 2
+
 "$CALLERID" capture -w "$W/x.pcap" -z gzip --db "$W/x.db" >/dev/null 2>"$W/z.err"
 t "-z without -C or -G is a usage error (2)" sh -c "[ $? = 2 ] && grep -q -- '-z needs -C or -G' '$W/z.err'"
 

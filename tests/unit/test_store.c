@@ -556,6 +556,65 @@ static void test_requests_once(void **state)
 	free_flow(f);
 }
 
+/* --retain: flows that ended before the limit go with what hangs on them;
+ * open flows and later ones stay; a pass takes at most max_flows. */
+static void test_expire(void **state)
+{
+	struct fx *x = *state;
+	struct cid_store *s = open_rw(x);
+	sqlite3 *db = cid_store_db(s);
+	struct cid_flow *f[4];
+	const int64_t at[4] = {1000, 1100, 1200, 5000}; /* seconds */
+	uint64_t gone = 99;
+	for (int i = 0; i < 4; i++) {
+		f[i] = new_flow("10.0.0.10", (uint16_t)(40000 + i), "10.0.1.5", 443, at[i] * 1000000000LL);
+		add_req(f[i], at[i] * 1000000000LL + 100, 0);
+		add_tls(f[i], "ec2.us-east-1.amazonaws.com", 27);
+		f[i]->end_reason = i == 2 ? CID_END_NONE : CID_END_FIN; /* flow 3 is still open */
+		assert_int_equal(cid_store_put_flow(s, 1, f[i], NULL), 0);
+	}
+	assert_int_equal(cid_store_flush(s), 0);
+	assert_int_equal(sqlite3_exec(db,
+				      "INSERT INTO owner(flow_id, pid) VALUES(1, 11), (4, 44);"
+				      "INSERT INTO http(flow_id, ts_us) VALUES(2, 1100000000), (4, 5000000000);"
+				      "INSERT INTO nat_link(inner_flow_id, outer_flow_id, method) VALUES(2, 1, 'x'), (4, 3, 'x');"
+				      "INSERT INTO dns(ts_us, qname) VALUES(900000000, 'old'), (6000000000, 'new');",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	/* a limit of 3000 s: flows 1 and 2 ended before it; 3 is open */
+	assert_int_equal(cid_store_expire(s, 3000000000LL, 1, &gone), 0);
+	assert_int_equal(gone, 1); /* one per pass */
+	assert_int_equal(cid_store_expire(s, 3000000000LL, 100, &gone), 0);
+	assert_int_equal(gone, 1);
+	assert_int_equal(cid_store_expire(s, 3000000000LL, 100, &gone), 0);
+	assert_int_equal(gone, 0);
+	assert_int_equal(cid_store_flush(s), 0);
+	{
+		char ids[64];
+		query_text(db, "SELECT group_concat(id) FROM (SELECT id FROM flow ORDER BY id)", ids, sizeof(ids));
+		assert_string_equal(ids, "3,4");
+		query_text(db, "SELECT group_concat(flow_id) FROM (SELECT flow_id FROM tls ORDER BY 1)", ids, sizeof(ids));
+		assert_string_equal(ids, "3,4");
+		query_text(db, "SELECT group_concat(flow_id) FROM (SELECT flow_id FROM request ORDER BY 1)", ids,
+			   sizeof(ids));
+		assert_string_equal(ids, "3,4");
+		query_text(db, "SELECT group_concat(flow_id) FROM owner", ids, sizeof(ids));
+		assert_string_equal(ids, "4");
+		query_text(db, "SELECT group_concat(flow_id) FROM http", ids, sizeof(ids));
+		assert_string_equal(ids, "4");
+		query_text(db, "SELECT group_concat(inner_flow_id || '>' || outer_flow_id) FROM nat_link", ids,
+			   sizeof(ids));
+		assert_string_equal(ids, "4>3");
+		query_text(db, "SELECT group_concat(qname) FROM dns", ids, sizeof(ids));
+		assert_string_equal(ids, "new");
+		query_text(db, "PRAGMA integrity_check", ids, sizeof(ids));
+		assert_string_equal(ids, "ok");
+	}
+	cid_store_free(s);
+	for (int i = 0; i < 4; i++)
+		free_flow(f[i]);
+}
+
 /* A rewrite that would store the same values runs no UPDATE (a live
  * capture puts open flows every second and each again as it ends); a
  * change to any column the update binds does. */
@@ -928,6 +987,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_put_flow_insert_update, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unchanged_rewrite_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_requests_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tls12_group_rewrite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sni_bytes_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_visible_after_flush, setup, teardown),
