@@ -12,20 +12,22 @@
  */
 #include "store_int.h"
 
-static const char *const steps[] = {
-	"CREATE TEMP TABLE IF NOT EXISTS expire_ids(id INTEGER PRIMARY KEY)",
-	"DELETE FROM temp.expire_ids",
+static const struct {
+	const char *sql;
+} steps[] = {
+	{"CREATE TEMP TABLE IF NOT EXISTS expire_ids(id INTEGER PRIMARY KEY)"},
+	{"DELETE FROM temp.expire_ids"},
 	/* flow_first narrows the scan; coalesce: a flow's last packet */
-	"INSERT INTO temp.expire_ids SELECT id FROM flow WHERE first_us < ?1 AND end_reason IS NOT NULL"
-	" AND coalesce(last_us, first_us) < ?1 ORDER BY first_us LIMIT ?2",
-	"DELETE FROM request WHERE flow_id IN (SELECT id FROM temp.expire_ids)",
-	"DELETE FROM tls WHERE flow_id IN (SELECT id FROM temp.expire_ids)",
-	"DELETE FROM owner WHERE flow_id IN (SELECT id FROM temp.expire_ids)",
-	"DELETE FROM http WHERE flow_id IN (SELECT id FROM temp.expire_ids)",
-	"DELETE FROM nat_link WHERE inner_flow_id IN (SELECT id FROM temp.expire_ids)"
-	" OR outer_flow_id IN (SELECT id FROM temp.expire_ids)",
-	"DELETE FROM dns WHERE ts_us < ?1",
-	"DELETE FROM flow WHERE id IN (SELECT id FROM temp.expire_ids)",
+	{"INSERT INTO temp.expire_ids SELECT id FROM flow WHERE first_us < ?1 AND end_reason IS NOT NULL"
+	 " AND coalesce(last_us, first_us) < ?1 ORDER BY first_us LIMIT ?2"},
+	{"DELETE FROM request WHERE flow_id IN (SELECT id FROM temp.expire_ids)"},
+	{"DELETE FROM tls WHERE flow_id IN (SELECT id FROM temp.expire_ids)"},
+	{"DELETE FROM owner WHERE flow_id IN (SELECT id FROM temp.expire_ids)"},
+	{"DELETE FROM http WHERE flow_id IN (SELECT id FROM temp.expire_ids)"},
+	{"DELETE FROM nat_link WHERE inner_flow_id IN (SELECT id FROM temp.expire_ids)"
+	 " OR outer_flow_id IN (SELECT id FROM temp.expire_ids)"},
+	{"DELETE FROM dns WHERE ts_us < ?1"},
+	{"DELETE FROM flow WHERE id IN (SELECT id FROM temp.expire_ids)"},
 };
 #define NUM_STEPS (sizeof(steps) / sizeof(steps[0]))
 #define STEP_FLOWS 9 /* the step whose changes are the flows removed */
@@ -38,7 +40,7 @@ int cid_store_expire(struct cid_store *s, int64_t before_us, unsigned max_flows,
 		return r;
 	for (size_t i = 0; i < NUM_STEPS; i++) {
 		sqlite3_stmt *st;
-		if (sqlite3_prepare_v2(s->db, steps[i], -1, &st, NULL) != SQLITE_OK)
+		if (sqlite3_prepare_v2(s->db, steps[i].sql, -1, &st, NULL) != SQLITE_OK)
 			return cid_store_write_fail(s, "cannot expire old flows");
 		if (sqlite3_bind_parameter_count(st) >= 1)
 			sqlite3_bind_int64(st, 1, (sqlite3_int64)before_us);

@@ -565,6 +565,18 @@ static void test_expire(void **state)
 	sqlite3 *db = cid_store_db(s);
 	struct cid_flow *f[4];
 	const int64_t at[4] = {1000, 1100, 1200, 5000}; /* seconds */
+	static const struct {
+		const char *sql, *want;
+	} left[] = {
+		{"SELECT group_concat(id) FROM (SELECT id FROM flow ORDER BY id)", "3,4"},
+		{"SELECT group_concat(flow_id) FROM (SELECT flow_id FROM tls ORDER BY 1)", "3,4"},
+		{"SELECT group_concat(flow_id) FROM (SELECT flow_id FROM request ORDER BY 1)", "3,4"},
+		{"SELECT group_concat(flow_id) FROM owner", "4"},
+		{"SELECT group_concat(flow_id) FROM http", "4"},
+		{"SELECT group_concat(inner_flow_id || '>' || outer_flow_id) FROM nat_link", "4>3"},
+		{"SELECT group_concat(qname) FROM dns", "new"},
+		{"PRAGMA integrity_check", "ok"},
+	};
 	uint64_t gone = 99;
 	for (int i = 0; i < 4; i++) {
 		f[i] = new_flow("10.0.0.10", (uint16_t)(40000 + i), "10.0.1.5", 443, at[i] * 1000000000LL);
@@ -589,26 +601,11 @@ static void test_expire(void **state)
 	assert_int_equal(cid_store_expire(s, 3000000000LL, 100, &gone), 0);
 	assert_int_equal(gone, 0);
 	assert_int_equal(cid_store_flush(s), 0);
-	{
-		char ids[64];
-		query_text(db, "SELECT group_concat(id) FROM (SELECT id FROM flow ORDER BY id)", ids, sizeof(ids));
-		assert_string_equal(ids, "3,4");
-		query_text(db, "SELECT group_concat(flow_id) FROM (SELECT flow_id FROM tls ORDER BY 1)", ids, sizeof(ids));
-		assert_string_equal(ids, "3,4");
-		query_text(db, "SELECT group_concat(flow_id) FROM (SELECT flow_id FROM request ORDER BY 1)", ids,
-			   sizeof(ids));
-		assert_string_equal(ids, "3,4");
-		query_text(db, "SELECT group_concat(flow_id) FROM owner", ids, sizeof(ids));
-		assert_string_equal(ids, "4");
-		query_text(db, "SELECT group_concat(flow_id) FROM http", ids, sizeof(ids));
-		assert_string_equal(ids, "4");
-		query_text(db, "SELECT group_concat(inner_flow_id || '>' || outer_flow_id) FROM nat_link", ids,
-			   sizeof(ids));
-		assert_string_equal(ids, "4>3");
-		query_text(db, "SELECT group_concat(qname) FROM dns", ids, sizeof(ids));
-		assert_string_equal(ids, "new");
-		query_text(db, "PRAGMA integrity_check", ids, sizeof(ids));
-		assert_string_equal(ids, "ok");
+	for (size_t i = 0; i < sizeof(left) / sizeof(left[0]); i++) {
+		char got[64];
+		query_text(db, left[i].sql, got, sizeof(got));
+		if (strcmp(got, left[i].want))
+			fail_msg("%s: '%s', want '%s'", left[i].sql, got, left[i].want);
 	}
 	cid_store_free(s);
 	for (int i = 0; i < 4; i++)
