@@ -38,6 +38,7 @@ enum cid_http_imds {
 	CID_HTTP_IMDS_ROLE_LIST,  /* GET .../meta-data/iam/security-credentials/ */
 	CID_HTTP_IMDS_CREDS,      /* GET .../meta-data/iam/security-credentials/<role> */
 	CID_HTTP_IMDS_OTHER,      /* any other metadata / user-data / dynamic path */
+	CID_HTTP_IMDS_POD_IDENTITY, /* GET /v1/credentials: EKS Pod Identity agent (169.254.170.23) */
 };
 const char *cid_http_imds_name(enum cid_http_imds k);
 

@@ -17,6 +17,13 @@
 #define CID_FILTER_MAX_NETS 256u
 #define CID_LIVE_TIMEOUT_MS 100          /* longest a packet waits in the kernel ring */
 #define CID_IMDS_ADDR "169.254.169.254"
+/* The link-local credential services a node's processes and pods ask, all
+ * plain HTTP on port 80: IMDS over IPv4 and IPv6, and the EKS Pod Identity
+ * agent over IPv4 and IPv6. */
+#define CID_IMDS_ADDRS {"169.254.169.254", "fd00:ec2::254", "169.254.170.23", "fd00:ec2::23"}
+#define CID_NUM_IMDS_ADDRS 4
+#define CID_IMDS_FILTER                                                                                       \
+	"((host 169.254.169.254 or host fd00:ec2::254 or host 169.254.170.23 or host fd00:ec2::23) and tcp port 80)"
 
 /* ---- capture handles (live.c) ------------------------------------------- */
 
@@ -106,7 +113,8 @@ int cid_filter_resolve(struct cid_net *nets, size_t *num_nets, size_t max, const
 /* Writes the capture's BPF expression into out:
  *   (ENDPOINTS or IMDS) and (USER)
  * ENDPOINTS is "host A or net N/P ..." over nets (IPv4 and IPv6), IMDS is
- * "(host 169.254.169.254 and tcp port 80)" when imds, USER is user_expr.
+ * CID_IMDS_FILTER (IMDS and the Pod Identity agent, IPv4 and IPv6, port 80)
+ * when imds, USER is user_expr.
  * With no nets the endpoint part is left out (everything is captured,
  * IMDS included). "" means no filter. false when out is too small. */
 bool cid_filter_build(char *out, size_t out_len, const struct cid_net *nets, size_t num_nets, bool imds,

@@ -137,7 +137,7 @@ bool cid_filter_build_ex(char *out, size_t out_len, const struct cid_net *nets, 
 			ok &= app(out, out_len, &len, t);
 		}
 		if (imds)
-			ok &= app(out, out_len, &len, " or (host " CID_IMDS_ADDR " and tcp port 80)");
+			ok &= app(out, out_len, &len, " or " CID_IMDS_FILTER);
 		/* DNS over UDP and TCP (RFC 1035 section 4.2) */
 		if (dns)
 			ok &= app(out, out_len, &len, " or port 53");

@@ -93,7 +93,7 @@ struct cap_ctx {
 	char store_err[CID_ERRBUF_SIZE];
 	bool writer_failed;
 	uint64_t imds_reqs;
-	struct cid_addr imds_addr;
+	struct cid_addr imds_addrs[CID_NUM_IMDS_ADDRS];
 	struct cid_buf b;
 	struct cid_live_stats last_st;
 	struct cid_attrib *attrib;          /* NULL: --no-attrib, -Z, or unavailable */
@@ -117,7 +117,8 @@ static void usage(FILE *f)
 		"  request bursts, committed every second; one line per new TLS flow, IMDS\n"
 		"  request and drop report. SIGINT/SIGTERM/SIGHUP end the capture cleanly.\n"
 		"  -e ENDPOINT  IP, CIDR or hostname (all its addresses); builds the filter\n"
-		"  --no-imds    leave IMDS (169.254.169.254:80) out of the endpoint filter\n"
+		"  --no-imds    leave IMDS and the Pod Identity agent (169.254.169.254,\n"
+		"               169.254.170.23, fd00:ec2::254, fd00:ec2::23, port 80) out of the filter\n"
 		"  --dns        add DNS (port 53) to the endpoint filter: lookups are recorded\n"
 		"  -f BPF       ANDed with the endpoint filter; -v prints the result\n"
 		"  -w FILE      also write the packets (pcapng if FILE ends in .pcapng)\n"
@@ -253,23 +254,31 @@ static int put_flow_cb(void *ctx, struct cid_flow *f)
 static void on_http(void *ctx, struct cid_flow *f, const struct cid_http_rec *r)
 {
 	struct cap_ctx *c = ctx;
-	char cli[64], when[40];
-	if (r->parse_error[0] || !r->req.method_len ||
-	    (r->req.imds == CID_HTTP_IMDS_NONE && memcmp(&f->srv, &c->imds_addr, sizeof(c->imds_addr))))
+	char cli[64], srv[64], when[40];
+	bool service = false, pod_identity;
+	for (size_t i = 0; i < CID_NUM_IMDS_ADDRS && !service; i++)
+		service = !memcmp(&f->srv, &c->imds_addrs[i], sizeof(f->srv));
+	if (r->parse_error[0] || !r->req.method_len || (r->req.imds == CID_HTTP_IMDS_NONE && !service))
 		return;
+	/* 169.254.170.23 and fd00:ec2::23 (entries 2 and 3) */
+	pod_identity = r->req.imds == CID_HTTP_IMDS_POD_IDENTITY ||
+		       !memcmp(&f->srv, &c->imds_addrs[2], sizeof(f->srv)) ||
+		       !memcmp(&f->srv, &c->imds_addrs[3], sizeof(f->srv));
 	c->imds_reqs++;
 	if (c->quiet)
 		return;
 	cid_endpoint_str(&f->cli, f->cport, cli, sizeof(cli));
+	cid_endpoint_str(&f->srv, f->sport, srv, sizeof(srv));
 	cid_time_str(r->ts_ns / 1000, when, sizeof(when));
 	cid_buf_reset(&c->b);
-	cid_buf_printf(&c->b, "%s %s > %s:%u IMDS ", when, cli, CID_IMDS_ADDR, (unsigned)f->sport);
+	cid_buf_printf(&c->b, "%s %s > %s %s ", when, cli, srv, pod_identity ? "POD-IDENTITY" : "IMDS");
 	cid_esc_text(&c->b, r->req.method, r->req.method_len);
 	cid_buf_addc(&c->b, ' ');
 	cid_esc_text(&c->b, r->req.path, r->req.path_len);
-	if (r->req.imds == CID_HTTP_IMDS_TOKEN || r->req.have_token_ttl)
+	/* (the Pod Identity agent's token is in Authorization: no v1/v2) */
+	if (!pod_identity && (r->req.imds == CID_HTTP_IMDS_TOKEN || r->req.have_token_ttl))
 		cid_buf_adds(&c->b, " token-request");
-	else
+	else if (!pod_identity)
 		cid_buf_adds(&c->b, r->req.imds_token ? " v2" : " v1");
 	if (r->req.have_user_agent) {
 		cid_buf_adds(&c->b, " ua=");
@@ -561,7 +570,11 @@ int cid_cmd_capture(int argc, char **argv)
 
 	memset(&c, 0, sizeof(c));
 	c.imds = true;
-	cid_addr_parse(&c.imds_addr, CID_IMDS_ADDR);
+	{
+		static const char *const addrs[CID_NUM_IMDS_ADDRS] = CID_IMDS_ADDRS;
+		for (size_t i = 0; i < CID_NUM_IMDS_ADDRS; i++)
+			cid_addr_parse(&c.imds_addrs[i], addrs[i]);
+	}
 	cid_engine_config_default(&cfg);
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "i:e:f:w:C:G:W:z:c:s:B:Z:qvh", longopts, NULL)) != -1) {

@@ -28,6 +28,7 @@ const char *cid_http_imds_name(enum cid_http_imds k)
 	case CID_HTTP_IMDS_ROLE_LIST: return "role-list";
 	case CID_HTTP_IMDS_CREDS: return "credentials";
 	case CID_HTTP_IMDS_OTHER: return "metadata";
+	case CID_HTTP_IMDS_POD_IDENTITY: return "pod-identity";
 	}
 	return "?";
 }
@@ -262,8 +263,9 @@ static bool role_ok(const struct cid_cur *r)
 }
 
 /* IMDS paths start with /latest/ or a version date /YYYY-MM-DD/ (EC2
- * instance metadata categories); absolute-form targets are reduced to
- * their path first (RFC 9112 section 3.2.2). */
+ * instance metadata categories); the EKS Pod Identity agent serves
+ * /v1/credentials; absolute-form targets are reduced to their path first
+ * (RFC 9112 section 3.2.2). */
 static void classify(struct cid_http_req *r, struct cid_cur target)
 {
 	struct cid_cur path, seg;
@@ -284,6 +286,12 @@ static void classify(struct cid_http_req *r, struct cid_cur target)
 	take_until(&path, &seg, '/');
 	if (!cid_cur_skip(&path, 1))
 		return;
+	if (cur_eq(&seg, "v1")) {
+		/* the EKS Pod Identity agent's (and ECS's) container credentials */
+		if (cur_eq(&path, "credentials") || cur_eq(&path, "credentials/"))
+			r->imds = CID_HTTP_IMDS_POD_IDENTITY;
+		return;
+	}
 	if (!cur_eq(&seg, "latest")) {
 		/* YYYY-MM-DD */
 		struct cid_cur t = seg;

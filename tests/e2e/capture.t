@@ -46,6 +46,14 @@ ip -n "$(lab_ns endpoint)" addr add 169.254.169.254/32 dev eth0
 ip -n "$(lab_ns node)" route add 169.254.169.254/32 dev eth0
 lab_spawn imds endpoint python3 -m http.server 80 --bind 169.254.169.254 --directory "$W"
 lab_wait_listen endpoint 80 2>/dev/null || not_ok "IMDS stand-in listening"
+# A stand-in EKS Pod Identity agent: 169.254.170.23:80, /v1/credentials.
+ip -n "$(lab_ns endpoint)" addr add 169.254.170.23/32 dev eth0
+ip -n "$(lab_ns node)" route add 169.254.170.23/32 dev eth0
+# (pods reach it routed, not masqueraded, as the agent on a node sees them)
+ip -n "$(lab_ns endpoint)" route add 10.204.0.0/16 via 10.203.0.1
+mkdir -p "$W/pia/v1"
+echo '{"AccessKeyId":"ASIAEXAMPLE"}' >"$W/pia/v1/credentials"
+lab_spawn pia endpoint python3 -m http.server 80 --bind 169.254.170.23 --directory "$W/pia"
 
 # cap_start NAME ARGS...: callerid capture in the node netns; waits for
 # "listening on". Sets CAP_PID.
@@ -73,7 +81,7 @@ cap_stop() {
 
 # ---- 1. the same traffic through tcpdump and callerid capture -----------
 lab_capture_start tcpd node "$W/ref.pcap" -i any host 10.203.0.10 or host 10.203.0.11 or host 10.203.0.12 \
-	or \( host 169.254.169.254 and tcp port 80 \) \
+	or \( \( host 169.254.169.254 or host 169.254.170.23 \) and tcp port 80 \) \
 	2>"$W/tcpd.err" || { not_ok "tcpdump started"; cat "$W/tcpd.err" | sed 's/^/# /'; }
 if cap_start cap1 $EPS -i any --db "$W/cap.db" -w "$W/cap.pcap"; then ok "capture listening"; else not_ok "capture listening"; fi
 
@@ -97,6 +105,8 @@ NODE="lab_exec node"
 		http://169.254.169.254/latest/api/token
 	$NODE curl -sS -A lab-agent/1.0 -H 'X-aws-ec2-metadata-token: AQAE' \
 		http://169.254.169.254/latest/meta-data/iam/security-credentials/
+	# a pod's SDK asks the Pod Identity agent for its credentials
+	$POD curl -sS -A lab-sdk/2.0 -H 'Authorization: pod-identity-token' http://169.254.170.23/v1/credentials
 } >"$W/clients.out" 2>&1
 t "clients made their calls" test "$(grep -c '"peer"' "$W/requests")" -ge 11
 sleep 1.5
@@ -109,6 +119,11 @@ t "end summary printed" grep -q 'packets dropped by kernel' "$LOG1"
 t "one line per TLS flow printed" test "$(grep -c "sni=$SNI" "$LOG1")" -ge 7
 t "IMDS token request line" grep -q '> 169.254.169.254:80 IMDS PUT /latest/api/token token-request ua=lab-agent/1.0$' "$LOG1"
 t "IMDS v2 GET line, printed once" test "$(grep -c 'IMDS GET /latest/meta-data/iam/security-credentials/ v2 ua=lab-agent/1.0$' "$LOG1")" = 1
+t "Pod Identity agent line, printed once (pod veth and uplink are one flow each, the pod's named)" \
+	test "$(grep -c '^[^ ]* 10.204.1.2:[0-9]* > 169.254.170.23:80 POD-IDENTITY GET /v1/credentials ua=lab-sdk/2.0$' "$LOG1")" = 1
+t "Pod Identity fetch stored as imds_kind pod-identity" \
+	test "$(sqlite3 "$W/cap.db" "SELECT count(*) FROM http h JOIN flow f ON f.id = h.flow_id
+		WHERE h.imds_kind = 'pod-identity' AND h.path = '/v1/credentials' AND f.client_ip = '10.204.1.2'")" = 1
 
 "$CALLERID" read -q --db "$W/ref.db" "$W/ref.pcap" >/dev/null 2>"$W/read.err"
 q_flows="SELECT f.client_ip, f.client_port, f.server_ip, f.server_port, t.sni, t.version, t.cipher,
@@ -235,7 +250,7 @@ t "bad endpoint is a usage error" test $? = 2
 lab_exec node timeout -s INT 2 "$CALLERID" capture -v -e 10.203.0.10 --db "$W/v.db" -i lo \
 	-f 'tcp port 443' >"$W/v.out" 2>&1 </dev/null
 t "-v prints the compiled filter" grep -qF \
-	'filter: (host 10.203.0.10 or (host 169.254.169.254 and tcp port 80)) and (tcp port 443) (' "$W/v.out"
+	'filter: (host 10.203.0.10 or ((host 169.254.169.254 or host fd00:ec2::254 or host 169.254.170.23 or host fd00:ec2::23) and tcp port 80)) and (tcp port 443) (' "$W/v.out"
 # -c COUNT: stops by itself after COUNT packets, exit 0
 lab_exec node timeout 20 "$CALLERID" capture -q -c 2 -i lo --db "$W/c.db" >/dev/null 2>"$W/c.err" </dev/null &
 C_PID=$!

@@ -33,12 +33,12 @@ static void test_build_table(void **state)
 		{{NULL}, true, NULL, ""},
 		{{NULL}, false, "tcp port 443", "(tcp port 443)"},
 		{{"10.0.0.1", NULL}, false, NULL, "(host 10.0.0.1)"},
-		{{"10.0.0.1", NULL}, true, NULL, "(host 10.0.0.1 or (host 169.254.169.254 and tcp port 80))"},
+		{{"10.0.0.1", NULL}, true, NULL, "(host 10.0.0.1 or ((host 169.254.169.254 or host fd00:ec2::254 or host 169.254.170.23 or host fd00:ec2::23) and tcp port 80))"},
 		{{"10.0.0.1", "10.1.2.3/16", "fd00::5", "fd00:1::7/64"}, false, NULL,
 		 "(host 10.0.0.1 or net 10.1.0.0/16 or host fd00::5 or net fd00:1::/64)"},
 		{{"10.0.0.1", "10.0.0.1", NULL}, false, "tcp", "(host 10.0.0.1) and (tcp)"},
 		{{"192.168.1.0/24", NULL}, true, "not port 22",
-		 "(net 192.168.1.0/24 or (host 169.254.169.254 and tcp port 80)) and (not port 22)"},
+		 "(net 192.168.1.0/24 or ((host 169.254.169.254 or host fd00:ec2::254 or host 169.254.170.23 or host fd00:ec2::23) and tcp port 80)) and (not port 22)"},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -63,7 +63,7 @@ static void test_build_dns(void **state)
 	(void)state;
 	nets_of(nets, &num, specs);
 	assert_true(cid_filter_build_ex(out, sizeof(out), nets, num, true, true, "not port 22"));
-	assert_string_equal(out, "(host 10.0.0.1 or (host 169.254.169.254 and tcp port 80) or port 53) and (not port 22)");
+	assert_string_equal(out, "(host 10.0.0.1 or ((host 169.254.169.254 or host fd00:ec2::254 or host 169.254.170.23 or host fd00:ec2::23) and tcp port 80) or port 53) and (not port 22)");
 	assert_true(cid_filter_check(out, CID_DLT_LINUX_SLL2, 262144, err, sizeof(err)));
 	assert_true(cid_filter_build_ex(out, sizeof(out), nets, num, false, true, NULL));
 	assert_string_equal(out, "(host 10.0.0.1 or port 53)");

@@ -563,6 +563,13 @@ static void test_imds_paths(void **state)
 		{"PUT /latest/api/token", CID_HTTP_IMDS_TOKEN, ""},
 		{"GET /latest/api/token", CID_HTTP_IMDS_OTHER, ""},
 		{"GET /latest/user-data", CID_HTTP_IMDS_OTHER, ""},
+		{"GET /v1/credentials", CID_HTTP_IMDS_POD_IDENTITY, ""},  /* EKS Pod Identity agent */
+		{"GET /v1/credentials/", CID_HTTP_IMDS_POD_IDENTITY, ""},
+		{"GET http://169.254.170.23/v1/credentials", CID_HTTP_IMDS_POD_IDENTITY, ""},
+		{"GET /v1/credentials?x", CID_HTTP_IMDS_POD_IDENTITY, ""},
+		{"GET /v1/credentialsX", CID_HTTP_IMDS_NONE, ""},
+		{"GET /v1/other", CID_HTTP_IMDS_NONE, ""},
+		{"GET /v2/credentials", CID_HTTP_IMDS_NONE, ""},
 		{"GET /2021-7-15/meta-data/", CID_HTTP_IMDS_NONE, ""},
 		{"GET /index.html", CID_HTTP_IMDS_NONE, ""},
 		{"GET *", CID_HTTP_IMDS_NONE, ""},
