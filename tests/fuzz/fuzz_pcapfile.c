@@ -8,8 +8,10 @@
  * the reader's promises, not just "no crash": a record lies inside the
  * input, caplen <= wirelen and <= the caplen cap, the interface exists, the
  * offset only grows; a failure always comes with a message; the engine's
- * table never exceeds its cap.
+ * table never exceeds its cap. A gzip-compressed input is inflated by the
+ * reader (its records then lie in the reader's buffer, past the input).
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,6 +43,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t ended = 0, created, last_off = 0, n = 0;
 	uint8_t *copy;
 	int rc = 0;
+	/* gzip input is inflated into the reader's own buffer: its records lie
+	 * there, and offsets count the decompressed bytes */
+	bool inflated = size >= 2 && data[0] == 0x1f && data[1] == 0x8b;
 
 	/* A private copy of exactly the input, so ASan sees any over-read. */
 	copy = malloc(size ? size : 1);
@@ -72,12 +77,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n++;
 		if (rec.caplen > rec.wirelen || rec.caplen > CID_PCAP_MAX_CAPLEN)
 			abort();
-		if (rec.caplen && (rec.data < copy || rec.data > copy + size ||
-				   rec.caplen > (size_t)(copy + size - rec.data)))
+		if (rec.caplen && !inflated &&
+		    (rec.data < copy || rec.data > copy + size || rec.caplen > (size_t)(copy + size - rec.data)))
 			abort();
 		if (rec.ifid >= cid_pcapfile_num_ifaces(f) || cid_pcapfile_dlt(f, rec.ifid) != rec.dlt)
 			abort();
-		if (off <= last_off || off > size || cid_pcapfile_records(f) != n)
+		if (off <= last_off || (!inflated && off > size) || cid_pcapfile_records(f) != n)
 			abort();
 		last_off = off;
 		(void)cid_pcapfile_ifname(f, rec.ifid);
