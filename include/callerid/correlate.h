@@ -95,6 +95,9 @@ const char *cid_cor_excl_name(enum cid_cor_excl x);
 #define CID_UNM_ADDRESS_UNSEEN 0x04u      /* private sourceIPAddress never seen: another host */
 #define CID_UNM_ALL_EXCLUDED 0x08u        /* bursts in window, all excluded (see excl counts) */
 #define CID_UNM_TAKEN 0x10u               /* candidates all explain other events */
+/* sourceIPAddress is in the capture, but only at other times (its host's
+ * capture, say, began later or ended earlier): see addr_first/last_us */
+#define CID_UNM_ADDRESS_OUTSIDE 0x20u
 
 #define CID_COR_MAX_CANDS 64
 #define CID_COR_MAX_OWNERS 8
@@ -114,6 +117,8 @@ struct cid_cor_result {
 	/* attributed once the alike bursts of the other owners were taken by
 	 * events attributed to them (the event was ambiguous until then) */
 	bool by_elimination;
+	/* CID_UNM_ADDRESS_OUTSIDE: the first and last burst from sourceIPAddress */
+	int64_t addr_first_us, addr_last_us;
 };
 
 struct cid_cor_params {

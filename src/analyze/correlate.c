@@ -172,19 +172,63 @@ static size_t lower_bound(const struct cid_cor_burst *b, size_t n, int64_t t)
 	return lo;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
+/* The client addresses of the bursts, each with the time of its first and
+ * last burst, sorted by address. */
+struct seen_ip {
+	const char *ip;
+	int64_t first_us, last_us;
+};
 
 struct seen_set {
-	const char **ips;
+	struct seen_ip *ips;
 	size_t n;
 };
 
+static int cmp_seen(const void *a, const void *b)
+{
+	const struct seen_ip *x = a, *y = b;
+	return strcmp(x->ip, y->ip);
+}
+
+/* Fills s from bursts b (sorted by time, so the first seen is the first);
+ * false when out of memory. */
+static bool seen_build(struct seen_set *s, const struct cid_cor_burst *b, size_t nb)
+{
+	size_t w = 0;
+	s->n = 0;
+	s->ips = malloc((nb ? nb : 1) * sizeof(*s->ips));
+	if (!s->ips)
+		return false;
+	for (size_t i = 0; i < nb; i++)
+		if (b[i].client_ip) {
+			s->ips[s->n].ip = b[i].client_ip;
+			s->ips[s->n].first_us = s->ips[s->n].last_us = b[i].ts_us;
+			s->n++;
+		}
+	qsort(s->ips, s->n, sizeof(*s->ips), cmp_seen);
+	for (size_t i = 0; i < s->n; i++) {
+		if (w && !strcmp(s->ips[w - 1].ip, s->ips[i].ip)) {
+			if (s->ips[i].first_us < s->ips[w - 1].first_us)
+				s->ips[w - 1].first_us = s->ips[i].first_us;
+			if (s->ips[i].last_us > s->ips[w - 1].last_us)
+				s->ips[w - 1].last_us = s->ips[i].last_us;
+		} else {
+			s->ips[w++] = s->ips[i];
+		}
+	}
+	s->n = w;
+	return true;
+}
+
+static const struct seen_ip *seen_find(const struct seen_set *s, const char *ip)
+{
+	struct seen_ip key = {ip, 0, 0};
+	return ip ? bsearch(&key, s->ips, s->n, sizeof(*s->ips), cmp_seen) : NULL;
+}
+
 static bool seen(const struct seen_set *s, const char *ip)
 {
-	return ip && bsearch(&ip, s->ips, s->n, sizeof(*s->ips), cmp_str) != NULL;
+	return seen_find(s, ip) != NULL;
 }
 
 /* Whether the address test applies to this event (DESIGN step 1). */
@@ -293,23 +337,18 @@ void cid_cor_explain(const struct cid_cor_event *e, const struct cid_cor_burst *
 		     const struct cid_cor_params *p, int64_t offset_us,
 		     void (*fn)(void *ctx, size_t burst, enum cid_cor_excl why, double score), void *ctx)
 {
-	const char **ips = malloc((num_bursts ? num_bursts : 1) * sizeof(*ips));
-	struct seen_set ss = {ips, 0};
+	struct seen_set ss;
 	int64_t lo = e->time_us + offset_us - p->skew_us, hi = e->time_us + offset_us + US + p->skew_us;
 	bool addr;
-	if (!ips)
+	if (!seen_build(&ss, bursts, num_bursts))
 		return;
-	for (size_t i = 0; i < num_bursts; i++)
-		if (bursts[i].client_ip)
-			ips[ss.n++] = bursts[i].client_ip;
-	qsort(ips, ss.n, sizeof(*ips), cmp_str);
 	addr = address_applies(&ss, e);
 	for (size_t k = lower_bound(bursts, num_bursts, lo); k < num_bursts && bursts[k].ts_us <= hi; k++) {
 		double sc = 0;
 		enum cid_cor_excl x = evaluate(e, &bursts[k], addr, e->time_us + offset_us, &sc, NULL);
 		fn(ctx, k, x, x == CID_EXCL_NONE ? sc : 0);
 	}
-	free(ips);
+	free(ss.ips);
 }
 
 /* Decides event r from its candidates s against the bursts taken so far:
@@ -467,16 +506,11 @@ int cid_correlate(struct cid_cor_result *res, int64_t *offset_used, const struct
 	int64_t off, span_lo = nb ? b[0].ts_us : 0, span_hi = nb ? b[nb - 1].ts_us : 0;
 	int rc = -CID_ENOMEM;
 
-	ss.ips = malloc((nb ? nb : 1) * sizeof(*ss.ips));
 	st = calloc(ne ? ne : 1, sizeof(*st));
 	order = malloc((ne ? ne : 1) * sizeof(*order));
 	taken = calloc(nb ? nb : 1, sizeof(*taken));
-	if (!ss.ips || !st || !order || !taken)
+	if (!seen_build(&ss, b, nb) || !st || !order || !taken)
 		goto out;
-	for (size_t i = 0; i < nb; i++)
-		if (b[i].client_ip)
-			ss.ips[ss.n++] = b[i].client_ip;
-	qsort(ss.ips, ss.n, sizeof(*ss.ips), cmp_str);
 
 	off = p->auto_offset ? estimate_offset(ev, ne, b, nb, p, &ss) : p->offset_us;
 	*offset_used = off;
@@ -530,8 +564,18 @@ int cid_correlate(struct cid_cor_result *res, int64_t *offset_used, const struct
 				r->unmatched |= CID_UNM_ALL_EXCLUDED;
 			else
 				r->unmatched |= CID_UNM_NO_BURST_IN_WINDOW;
-			if (!nb || e->time_us + off + US + p->skew_us < span_lo || e->time_us + off - p->skew_us > span_hi)
+			if (!nb || e->time_us + off + US + p->skew_us < span_lo || e->time_us + off - p->skew_us > span_hi) {
 				r->unmatched |= CID_UNM_OUTSIDE_CAPTURE;
+			} else if (r->address_checked) {
+				/* inside the capture, outside what it saw of this address */
+				const struct seen_ip *s = seen_find(&ss, e->source_ip);
+				if (s && (e->time_us + off + US + p->skew_us < s->first_us ||
+					  e->time_us + off - p->skew_us > s->last_us)) {
+					r->unmatched |= CID_UNM_ADDRESS_OUTSIDE;
+					r->addr_first_us = s->first_us;
+					r->addr_last_us = s->last_us;
+				}
+			}
 		}
 	}
 

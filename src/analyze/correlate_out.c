@@ -124,9 +124,16 @@ void cid_cor_out_reasons(struct cid_buf *b, const struct cid_cor_event *e, const
 		if (r->unmatched & CID_UNM_ADDRESS_UNSEEN)
 			REASON("sourceIPAddress %s never appears in the capture: another host made the call",
 			       e->source_ip);
-		if (r->unmatched & CID_UNM_OUTSIDE_CAPTURE)
+		if (r->unmatched & CID_UNM_OUTSIDE_CAPTURE) {
 			REASON("eventTime is outside the capture window");
-		else if (r->unmatched & CID_UNM_NO_BURST_IN_WINDOW)
+		} else if (r->unmatched & CID_UNM_ADDRESS_OUTSIDE) {
+			char t1[40], t2[40];
+			cid_time_str(r->addr_first_us, t1, sizeof(t1));
+			cid_time_str(r->addr_last_us, t2, sizeof(t2));
+			REASON("the capture saw sourceIPAddress %s only from %s to %s: its host was not captured at"
+			       " eventTime",
+			       e->source_ip, t1, t2);
+		} else if (r->unmatched & CID_UNM_NO_BURST_IN_WINDOW)
 			REASON("no request burst within [eventTime - skew, eventTime + 1 s + skew]");
 		for (int x = 1; x < CID_EXCL__COUNT; x++)
 			if (r->excluded[x])

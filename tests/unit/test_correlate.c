@@ -191,6 +191,28 @@ static void test_other_host(void **state)
 	assert_true(r[0].unmatched & CID_UNM_ADDRESS_UNSEEN);
 }
 
+/* Two nodes' captures merged: node A (10.0.0.10) captured from 100 to
+ * 200 s, node B (10.0.0.20) from 500 to 600 s. A call from A at 550 s is
+ * inside the capture but outside what it saw of A: said so, with A's span;
+ * a call from A at 150 s with no burst then is not. */
+static void test_address_outside(void **state)
+{
+	struct cid_cor_event e[] = {ev(550 * S, "10.0.0.10", NULL, NULL), ev(150 * S, "10.0.0.10", NULL, NULL)};
+	struct cid_cor_burst b[] = {bu(100 * S, "10.0.0.10", "TLSv1.2", "X", 1), bu(200 * S, "10.0.0.10", "TLSv1.2", "X", 1),
+				    bu(500 * S, "10.0.0.20", "TLSv1.2", "X", 2), bu(600 * S, "10.0.0.20", "TLSv1.2", "X", 2)};
+	struct cid_cor_result r[2];
+	(void)state;
+	run(r, e, 2, b, 4, false, NULL);
+	assert_int_equal(r[0].verdict, CID_UNMATCHED);
+	assert_true(r[0].unmatched & CID_UNM_ADDRESS_OUTSIDE);
+	assert_false(r[0].unmatched & (CID_UNM_OUTSIDE_CAPTURE | CID_UNM_ADDRESS_UNSEEN));
+	assert_int_equal(r[0].addr_first_us, T0 + 100 * S);
+	assert_int_equal(r[0].addr_last_us, T0 + 200 * S);
+	assert_int_equal(r[1].verdict, CID_UNMATCHED);
+	assert_true(r[1].unmatched & CID_UNM_NO_BURST_IN_WINDOW);
+	assert_false(r[1].unmatched & CID_UNM_ADDRESS_OUTSIDE);
+}
+
 static void test_public_source_drops_address(void **state)
 {
 	/* behind a NAT gateway CloudTrail shows its public address */
@@ -550,6 +572,7 @@ int main(void)
 		cmocka_unit_test(test_key_exchange),
 		cmocka_unit_test(test_outside_capture),
 		cmocka_unit_test(test_other_host),
+		cmocka_unit_test(test_address_outside),
 		cmocka_unit_test(test_public_source_drops_address),
 		cmocka_unit_test(test_midstream_lower_confidence),
 		cmocka_unit_test(test_forced_assignment),
