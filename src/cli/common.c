@@ -1,4 +1,5 @@
 /* Helpers shared by the subcommands. */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,23 @@ void cid_cli_err(const char *cmd, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+int cid_cli_opt_common(const char *cmd, int c, char **argv, const char *usage, enum cid_fmt *fmt)
+{
+	if (c == 'F' && fmt) {
+		if (cid_fmt_parse(fmt, optarg))
+			return -1;
+		cid_cli_err(cmd, "--format: table, json or csv");
+		return 2;
+	}
+	if (c == 'h') {
+		fputs(usage, stdout);
+		return 0;
+	}
+	cid_cli_err(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
+	fputs(usage, stderr);
+	return 2;
 }
 
 struct cid_store *cid_cli_open_store(const char *cmd, const char *db_opt, bool readonly)

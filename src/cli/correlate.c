@@ -69,11 +69,8 @@ int cid_cmd_correlate(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'h': fputs(usage_text, stdout); return 0;
 		default:
-			cid_cli_err("correlate", "unknown or incomplete option '%s'", argv[optind - 1]);
-			fputs(usage_text, stderr);
-			return 2;
+			return cid_cli_opt_common("correlate", c, argv, usage_text, NULL);
 		}
 	}
 	if (optind < argc) {

@@ -73,19 +73,12 @@ int cid_cmd_events(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'F':
-			if (!cid_fmt_parse(&fmt, optarg)) {
-				cid_cli_err("events", "--format: table, json or csv");
-				return 2;
-			}
+		default: {
+			int r = cid_cli_opt_common("events", c, argv, usage_text, &fmt);
+			if (r >= 0)
+				return r;
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
-		default:
-			cid_cli_err("events", "unknown or incomplete option '%s'", argv[optind - 1]);
-			fputs(usage_text, stderr);
-			return 2;
+		}
 		}
 	}
 	if (optind < argc) {

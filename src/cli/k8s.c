@@ -53,19 +53,12 @@ int cid_cmd_k8s(int argc, char **argv)
 			}
 			o.has_at = true;
 			break;
-		case 'F':
-			if (!cid_fmt_parse(&fmt, optarg)) {
-				cid_cli_err("k8s", "--format: table, json or csv");
-				return 2;
-			}
+		default: {
+			int r = cid_cli_opt_common("k8s", c, argv, usage_text, &fmt);
+			if (r >= 0)
+				return r;
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
-		default:
-			cid_cli_err("k8s", "unknown or incomplete option '%s'", argv[optind - 1]);
-			fputs(usage_text, stderr);
-			return 2;
+		}
 		}
 	}
 	if (optind >= argc) {

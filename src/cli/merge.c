@@ -46,19 +46,12 @@ int cid_cmd_merge(int argc, char **argv)
 		case 'd':
 			db = optarg;
 			break;
-		case 'F':
-			if (!cid_fmt_parse(&fmt, optarg)) {
-				cid_cli_err("merge", "--format: table, json or csv");
-				return 2;
-			}
+		default: {
+			int r = cid_cli_opt_common("merge", c, argv, usage_text, &fmt);
+			if (r >= 0)
+				return r;
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
-		default:
-			cid_cli_err("merge", "unknown or incomplete option '%s'", argv[optind - 1]);
-			fputs(usage_text, stderr);
-			return 2;
+		}
 		}
 	}
 	if (optind >= argc) {

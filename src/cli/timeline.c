@@ -110,13 +110,8 @@ int cid_cmd_timeline(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
 		default:
-			cid_cli_err("timeline", "unknown or incomplete option '%s'", argv[optind - 1]);
-			fputs(usage_text, stderr);
-			return 2;
+			return cid_cli_opt_common("timeline", c, argv, usage_text, NULL);
 		}
 	}
 	if (optind < argc) {
