@@ -63,11 +63,12 @@ int cid_cli_counts(const char *cmd, enum cid_fmt fmt, const char *const *cols, c
 
 /* Prints "callerid: <cmd>: <msg>" to stderr. */
 void cid_cli_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* The getopt cases every command shares, for option character c: 'F'
- * (--format table|json|csv into *fmt; only when fmt is given), 'h' (the
- * usage on stdout) and anything else (unknown or incomplete: a message and
- * the usage on stderr). Returns the exit status to return (0 after -h, 2
- * for a usage error) or -1 to go on parsing. */
-int cid_cli_opt_common(const char *cmd, int c, char **argv, const char *usage, enum cid_fmt *fmt);
+/* The getopt cases every command shares, for option character c: 'd'
+ * (--db into *db; only when db is given), 'F' (--format table|json|csv
+ * into *fmt; only when fmt is given), 'h' (the usage on stdout) and
+ * anything else (unknown or incomplete: a message and the usage on
+ * stderr). Returns the exit status to return (0 after -h, 2 for a usage
+ * error) or -1 to go on parsing. */
+int cid_cli_opt_common(const char *cmd, int c, char **argv, const char *usage, enum cid_fmt *fmt, const char **db);
 
 #endif /* CID_CLI_H */

@@ -75,8 +75,12 @@ void cid_cli_err(const char *cmd, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-int cid_cli_opt_common(const char *cmd, int c, char **argv, const char *usage, enum cid_fmt *fmt)
+int cid_cli_opt_common(const char *cmd, int c, char **argv, const char *usage, enum cid_fmt *fmt, const char **db)
 {
+	if (c == 'd' && db) {
+		*db = optarg;
+		return -1;
+	}
 	if (c == 'F' && fmt) {
 		if (cid_fmt_parse(fmt, optarg))
 			return -1;

@@ -47,7 +47,6 @@ int cid_cmd_correlate(int argc, char **argv)
 		if (taken)
 			continue;
 		switch (c) {
-		case 'd': db = optarg; break;
 		case 'x': o.explain = optarg; break;
 		case 'N': o.no_store = true; break;
 		case 'k':
@@ -69,8 +68,12 @@ int cid_cmd_correlate(int argc, char **argv)
 				return 2;
 			}
 			break;
-		default:
-			return cid_cli_opt_common("correlate", c, argv, usage_text, NULL);
+		default: {
+			int r = cid_cli_opt_common("correlate", c, argv, usage_text, NULL, &db);
+			if (r >= 0)
+				return r;
+			break;
+		}
 		}
 	}
 	if (optind < argc) {

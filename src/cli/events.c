@@ -64,7 +64,6 @@ int cid_cmd_events(int argc, char **argv)
 		if (taken)
 			continue;
 		switch (c) {
-		case 'd': db = optarg; break;
 		case 'Y': summary = true; break;
 		case 'l':
 		case 't':
@@ -74,7 +73,7 @@ int cid_cmd_events(int argc, char **argv)
 			}
 			break;
 		default: {
-			int r = cid_cli_opt_common("events", c, argv, usage_text, &fmt);
+			int r = cid_cli_opt_common("events", c, argv, usage_text, &fmt, &db);
 			if (r >= 0)
 				return r;
 			break;

@@ -54,9 +54,6 @@ int cid_cmd_ingest(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'd':
-			db = optarg;
-			break;
 		case 's':
 		case 'u':
 			if (!cid_time_parse(optarg, c == 's' ? &o.since_us : &o.until_us)) {
@@ -77,7 +74,7 @@ int cid_cmd_ingest(int argc, char **argv)
 			names[o.num_names++] = optarg;
 			break;
 		default: {
-			int r = cid_cli_opt_common("ingest", c, argv, usage_text, &fmt);
+			int r = cid_cli_opt_common("ingest", c, argv, usage_text, &fmt, &db);
 			if (r >= 0)
 				return r;
 			break;

@@ -43,9 +43,6 @@ int cid_cmd_k8s(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'd':
-			db = optarg;
-			break;
 		case 'a':
 			if (!cid_time_parse(optarg, &o.at_us)) {
 				cid_cli_err("k8s", "--at: bad time '%s' (ISO-8601 or epoch seconds)", optarg);
@@ -54,7 +51,7 @@ int cid_cmd_k8s(int argc, char **argv)
 			o.has_at = true;
 			break;
 		default: {
-			int r = cid_cli_opt_common("k8s", c, argv, usage_text, &fmt);
+			int r = cid_cli_opt_common("k8s", c, argv, usage_text, &fmt, &db);
 			if (r >= 0)
 				return r;
 			break;

@@ -42,17 +42,9 @@ int cid_cmd_merge(int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			db = optarg;
-			break;
-		default: {
-			int r = cid_cli_opt_common("merge", c, argv, usage_text, &fmt);
-			if (r >= 0)
-				return r;
-			break;
-		}
-		}
+		int r = cid_cli_opt_common("merge", c, argv, usage_text, &fmt, &db);
+		if (r >= 0)
+			return r;
 	}
 	if (optind >= argc) {
 		cid_cli_err("merge", "no SOURCE database given");

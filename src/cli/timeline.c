@@ -90,7 +90,6 @@ int cid_cmd_timeline(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'd': db = optarg; break;
 		case 'o': out_path = optarg; break;
 		case 's':
 		case 'u':
@@ -110,8 +109,12 @@ int cid_cmd_timeline(int argc, char **argv)
 				return 2;
 			}
 			break;
-		default:
-			return cid_cli_opt_common("timeline", c, argv, usage_text, NULL);
+		default: {
+			int r = cid_cli_opt_common("timeline", c, argv, usage_text, NULL, &db);
+			if (r >= 0)
+				return r;
+			break;
+		}
 		}
 	}
 	if (optind < argc) {
