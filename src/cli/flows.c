@@ -36,17 +36,20 @@ static const char usage_text[] =
 static const char *const cols[] = {
 	"id",    "first", "client", "server",   "proto", "sni",      "version",   "cipher",
 	"group", "alpn",  "ja3_hash", "ja4",    "requests", "c2s_bytes", "s2c_bytes", "end",
-	"ja4_r", "ja4_o", "ja4_ro", "community_id",
+	"ja4_r", "ja4_o", "ja4_ro", "community_id", "capture", "host",
 };
 #define NUM_COLS (sizeof(cols) / sizeof(cols[0]))
-#define NUM_TABLE_COLS (NUM_COLS - 4) /* JA4's other forms, Community ID: json and csv only */
+/* JA4's other forms, Community ID, the capture and its host (a node's name,
+ * in databases merged from several): json and csv only */
+#define NUM_TABLE_COLS (NUM_COLS - 6)
 
 /* Filters are ?1..?8; a NULL parameter disables its test. */
 static const char query[] =
 	"SELECT f.id, f.first_us, f.client_ip, f.client_port, f.server_ip, f.server_port,"
 	" f.proto, t.sni, t.version, t.cipher, t.\"group\", t.alpn, t.ja3_hash, t.ja4,"
 	" (SELECT count(*) FROM request r WHERE r.flow_id = f.id),"
-	" f.c2s_bytes, f.s2c_bytes, f.end_reason, t.offered_ciphers, t.extensions, t.sig_algs, f.community_id"
+	" f.c2s_bytes, f.s2c_bytes, f.end_reason, t.offered_ciphers, t.extensions, t.sig_algs, f.community_id,"
+	" f.capture_id, (SELECT host FROM capture c WHERE c.id = f.capture_id)"
 	" FROM flow f LEFT JOIN tls t ON t.flow_id = f.id"
 	" WHERE (?1 IS NULL OR lower(t.sni) GLOB lower(?1))"
 	" AND (?2 IS NULL OR f.server_ip = ?2)"
@@ -340,6 +343,8 @@ static int list_flows(struct cid_store *s, const struct opts *o)
 		if (o->fmt != CID_FMT_TABLE) {
 			ja4_cells(t, st);
 			text_cell(t, st, 21);
+			int_cell(t, st, 22);
+			text_cell(t, st, 23);
 		}
 		cid_table_end_row(t);
 	}

@@ -68,7 +68,7 @@ else
 		"$D/json"
 	"$CALLERID" flows --db "$DB" --format csv >"$D/csv"
 	check "csv header" test "$(head -1 "$D/csv")" = \
-		"id,first,client,server,proto,sni,version,cipher,group,alpn,ja3_hash,ja4,requests,c2s_bytes,s2c_bytes,end,ja4_r,ja4_o,ja4_ro,community_id"
+		"id,first,client,server,proto,sni,version,cipher,group,alpn,ja3_hash,ja4,requests,c2s_bytes,s2c_bytes,end,ja4_r,ja4_o,ja4_ro,community_id,capture,host"
 	"$CALLERID" flows --db "$DB" --format table >"$D/table"
 	check "table header" grep -q '^id  *first  *client  *server' "$D/table"
 	check "--sni glob, case-insensitive" \

@@ -71,6 +71,8 @@ check "HTTP rows: all $http_i there, each on a flow to port 80" \
 	test "$(q "$D/c.db" "SELECT count(*) FROM http h JOIN flow f ON f.id = h.flow_id WHERE f.server_port = 80")" = "$http_i"
 check "DNS rows: all $dns_i with a flow there, each on a flow to port 53" \
 	test "$(q "$D/c.db" "SELECT count(*) FROM dns d JOIN flow f ON f.id = d.flow_id WHERE f.server_port = 53")" = "$dns_i"
+check "flows names each flow's capture: the pod-snat capture is the second" \
+	test "$($C flows --db "$D/c.db" --format json | grep -c '"capture":2,')" = 2
 check "every tls, request and flow row points at a row that is there" \
 	test "$(q "$D/c.db" "SELECT (SELECT count(*) FROM tls WHERE flow_id NOT IN (SELECT id FROM flow))
 		+ (SELECT count(*) FROM request WHERE flow_id NOT IN (SELECT id FROM flow))
