@@ -16,6 +16,7 @@
  * name flows and bursts of their own database, and correlate remakes them.
  * A source goes in one transaction: it is merged whole or not at all.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,21 +37,25 @@ struct mtable {
 	enum how how;
 	struct mcol ids[2];  /* columns holding ids that move */
 	const char *omit;    /* a column not copied (a new one is given) */
+	size_t written;      /* counters in struct cid_merge_stats */
+	size_t known;        /* NO_COUNT: none */
 };
+#define NO_COUNT SIZE_MAX
+#define MS(f) offsetof(struct cid_merge_stats, f)
 
 /* In this order: references follow what they point at. */
 static const struct mtable tables[] = {
-	{"capture", COPY, {{"id", OFF_CAPTURE}, {NULL, OFF_NONE}}, NULL},
-	{"flow", COPY, {{"id", OFF_FLOW}, {"capture_id", OFF_CAPTURE}}, NULL},
-	{"tls", COPY, {{"flow_id", OFF_FLOW}, {NULL, OFF_NONE}}, NULL},
-	{"request", COPY, {{"id", OFF_REQUEST}, {"flow_id", OFF_FLOW}}, NULL},
-	{"nat_link", COPY, {{"inner_flow_id", OFF_FLOW}, {"outer_flow_id", OFF_FLOW}}, NULL},
-	{"owner", COPY, {{"flow_id", OFF_FLOW}, {NULL, OFF_NONE}}, NULL},
-	{"http", COPY, {{"flow_id", OFF_FLOW}, {NULL, OFF_NONE}}, NULL},
-	{"dns", COPY, {{"flow_id", OFF_FLOW}, {NULL, OFF_NONE}}, NULL},
-	{"event", ONCE_BY_KEY, {{NULL, OFF_NONE}, {NULL, OFF_NONE}}, "id"},
-	{"pod", ONCE_BY_ROW, {{NULL, OFF_NONE}, {NULL, OFF_NONE}}, NULL},
-	{"node", ONCE_BY_ROW, {{NULL, OFF_NONE}, {NULL, OFF_NONE}}, NULL},
+	{"capture", COPY, {{"id", OFF_CAPTURE}, {NULL, OFF_NONE}}, NULL, MS(captures), NO_COUNT},
+	{"flow", COPY, {{"id", OFF_FLOW}, {"capture_id", OFF_CAPTURE}}, NULL, MS(flows), NO_COUNT},
+	{"tls", COPY, {{"flow_id", OFF_FLOW}, {NULL, OFF_NONE}}, NULL, MS(tls), NO_COUNT},
+	{"request", COPY, {{"id", OFF_REQUEST}, {"flow_id", OFF_FLOW}}, NULL, MS(requests), NO_COUNT},
+	{"nat_link", COPY, {{"inner_flow_id", OFF_FLOW}, {"outer_flow_id", OFF_FLOW}}, NULL, MS(nat_links), NO_COUNT},
+	{"owner", COPY, {{"flow_id", OFF_FLOW}, {NULL, OFF_NONE}}, NULL, MS(owners), NO_COUNT},
+	{"http", COPY, {{"flow_id", OFF_FLOW}, {NULL, OFF_NONE}}, NULL, MS(http), NO_COUNT},
+	{"dns", COPY, {{"flow_id", OFF_FLOW}, {NULL, OFF_NONE}}, NULL, MS(dns), NO_COUNT},
+	{"event", ONCE_BY_KEY, {{NULL, OFF_NONE}, {NULL, OFF_NONE}}, "id", MS(events), MS(events_known)},
+	{"pod", ONCE_BY_ROW, {{NULL, OFF_NONE}, {NULL, OFF_NONE}}, NULL, MS(pods), MS(pods_known)},
+	{"node", ONCE_BY_ROW, {{NULL, OFF_NONE}, {NULL, OFF_NONE}}, NULL, MS(nodes), MS(nodes_known)},
 };
 #define NUM_TABLES (sizeof(tables) / sizeof(tables[0]))
 #define MAX_COLS 64
@@ -224,17 +229,11 @@ int cid_store_merge(struct cid_store *s, const char *dst_path, const char *src_p
 {
 	struct merge m = {.s = s, .path = src_path, .st = st};
 	sqlite3 *dst = cid_store_db(s);
-	uint64_t *out[NUM_TABLES] = {&st->captures, &st->flows, &st->tls, &st->requests, &st->nat_links,
-				     &st->owners, &st->http, &st->dns, &st->events, &st->pods, &st->nodes};
-	uint64_t *dup[NUM_TABLES] = {NULL};
 	uint64_t ignored = 0;
 	int r;
 	struct stat sb;
 
 	memset(st, 0, sizeof(*st));
-	dup[8] = &st->events_known;
-	dup[9] = &st->pods_known;
-	dup[10] = &st->nodes_known;
 	if (s->readonly) {
 		cid_store_set_err(s, "the database is open read-only");
 		return -CID_EINVAL;
@@ -262,7 +261,9 @@ int cid_store_merge(struct cid_store *s, const char *dst_path, const char *src_p
 		m.off[OFF_FLOW] = max_id(dst, "SELECT coalesce(max(id), 0) FROM flow");
 		m.off[OFF_REQUEST] = max_id(dst, "SELECT coalesce(max(id), 0) FROM request");
 		for (size_t i = 0; i < NUM_TABLES && !r; i++)
-			r = copy_table(&m, &tables[i], out[i], dup[i] ? dup[i] : &ignored);
+			r = copy_table(&m, &tables[i], (uint64_t *)(void *)((char *)st + tables[i].written),
+				       tables[i].known == NO_COUNT ? &ignored
+								   : (uint64_t *)(void *)((char *)st + tables[i].known));
 		if (!r && sqlite3_exec(dst, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 			r = fail(&m, dst, "cannot commit");
 		if (r) {
