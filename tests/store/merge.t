@@ -8,18 +8,10 @@
 # a missing one and the target itself are refused without changing
 # anything; a source is never written. Uses only captures/ (always there).
 # Environment: CALLERID (binary), TMPROOT (scratch dir).
-set -u
-: "${CALLERID:?}" "${TMPROOT:?}"
+# TAP counters, check and q DB SQL: the hostile suites' helpers
+. tests/hostile/lib.sh
 D="$TMPROOT/merge_t.$$"
 mkdir -p "$D"
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); echo "not ok $n - $1"; }
-check() { # description, then a command whose success means ok
-	d=$1; shift
-	if "$@"; then ok "$d"; else notok "$d"; fi
-}
-q() { sqlite3 "$@" 2>&1; }
 C=$CALLERID
 DEMO=captures/demo
 
