@@ -151,14 +151,14 @@ static uint64_t gz_offset(const struct cid_pcapfile *f)
 static ssize_t inflate_some(struct cid_pcapfile *f)
 {
 	struct gz *g = f->gz;
-	if (g->failed) {
-		memcpy(f->err, g->err, sizeof(f->err));
-		return -1;
-	}
 	for (;;) {
 		size_t room = f->cap - f->end, made;
 		uint64_t at;
 		int rc;
+		if (g->failed) {
+			memcpy(f->err, g->err, sizeof(f->err));
+			return -1;
+		}
 		if (g->z.avail_in == 0 && !g->in_eof) {
 			ssize_t r = f->fd >= 0 ? read(f->fd, g->in, GZ_IN) : 0;
 			if (r < 0 && errno == EINTR)
@@ -221,10 +221,6 @@ static ssize_t inflate_some(struct cid_pcapfile *f)
 		}
 		if (made)
 			return (ssize_t)made;
-		if (g->failed) {
-			memcpy(f->err, g->err, sizeof(f->err));
-			return -1;
-		}
 	}
 }
 
